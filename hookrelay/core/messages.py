@@ -1,0 +1,111 @@
+"""Tracker's commit-message syntax: which stories a message names, and what it does to each.
+
+Theory of operation (PRODUCT.md, "Tracker's commit-message syntax"):
+
+1. A *group* is the text between ``[`` and the next ``]`` with no bracket inside (innermost
+   brackets). Text outside groups is ignored.
+2. A group's tokens are split on whitespace, commas and ``&``.
+3. An *ID token* is one or more ``#``, ASCII digits, then optionally more ``#``.
+4. A *verb token* (case-insensitive, surrounding punctuation and ``#`` stripped) is one of the
+   fix/complete/finish family (→ finish) or the deliver family (→ deliver).
+5. Every ID in a group takes the group's strongest verb: deliver > finish > start (no verb).
+6. A story named in several groups takes its strongest action; stories are listed in order of
+   first appearance.
+
+The parser never raises on any ``str``: a message is user text, and a strange one must not stop a
+commit from being relayed.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import string
+from dataclasses import dataclass
+
+__all__ = ["Action", "StoryRef", "parse_message"]
+
+
+class Action(enum.IntEnum):
+    """What a commit does to a story; a larger value is a stronger action."""
+
+    START = 1
+    FINISH = 2
+    DELIVER = 3
+
+    @property
+    def label(self) -> str:
+        """The action's name as Tracker's documentation and our JSON spell it."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRef:
+    """One story a commit message names, with the action the message takes on it."""
+
+    id: int
+    action: Action
+
+
+_GROUP = re.compile(r"\[([^\[\]]*)\]")
+_SEPARATORS = re.compile(r"[\s,&]+")
+_ID_TOKEN = re.compile(r"#+([0-9]+)#*")
+_STRIP = string.punctuation  # contains '#'
+
+def _forms(stem: str) -> tuple[str, ...]:
+    """The four inflections Tracker accepts: fix/fixes/fixed/fixing, complete/completes/…"""
+    if stem.endswith("e"):
+        return (stem, stem + "s", stem + "d", stem[:-1] + "ing")
+    if stem.endswith(("sh", "x")):
+        return (stem, stem + "es", stem + "ed", stem + "ing")
+    return (stem, stem + "s", stem + "ed", stem + "ing")
+
+
+_VERBS: dict[str, Action] = {
+    word: action
+    for stem, action in (
+        ("fix", Action.FINISH),
+        ("complete", Action.FINISH),
+        ("finish", Action.FINISH),
+        ("deliver", Action.DELIVER),
+    )
+    for word in _forms(stem)
+}
+
+
+def _verb(token: str) -> Action | None:
+    return _VERBS.get(token.strip(_STRIP).lower())
+
+
+def _story_id(digits: str) -> int | None:
+    # int() refuses more than sys.get_int_max_str_digits() (4300) digits; no Tracker story has
+    # such an ID, and the parser must not raise, so such a token names nothing.
+    try:
+        return int(digits)
+    except ValueError:
+        return None
+
+
+def parse_message(message: str) -> tuple[StoryRef, ...]:
+    """Return the stories ``message`` names, in order of first appearance, each with its action."""
+    actions: dict[int, Action] = {}
+    for group in _GROUP.finditer(message):
+        ids: list[int] = []
+        group_action = Action.START
+        for token in _SEPARATORS.split(group.group(1)):
+            if not token:
+                continue
+            id_match = _ID_TOKEN.fullmatch(token)
+            if id_match is not None:
+                story_id = _story_id(id_match.group(1))
+                if story_id is not None:
+                    ids.append(story_id)
+                continue
+            verb = _verb(token)
+            if verb is not None and verb > group_action:
+                group_action = verb
+        for story_id in ids:
+            previous = actions.get(story_id)
+            if previous is None or group_action > previous:
+                actions[story_id] = group_action
+    return tuple(StoryRef(story_id, action) for story_id, action in actions.items())

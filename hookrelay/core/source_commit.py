@@ -1,0 +1,127 @@
+"""A commit as Tracker's ``source_commits`` resource takes it, rendered as v3 XML or v5 JSON.
+
+Whatever bytes a message or author name holds, the rendered body is well formed:
+
+* bytes that are not UTF-8 are decoded with U+FFFD in their place;
+* characters XML 1.0 forbids (C0 controls but tab, LF and CR; lone surrogates; U+FFFE, U+FFFF)
+  become U+FFFD, in XML and JSON alike, so both versions carry the same text;
+* ``& < > " '`` are escaped as entities (which also breaks any ``]]>``), and CR is written as
+  ``&#13;`` because an XML parser would otherwise normalise CRLF to LF (XML 1.0 §2.11).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "ApiVersion",
+    "SourceCommit",
+    "decode_text",
+    "render",
+    "render_v3_xml",
+    "render_v5_json",
+    "sanitize_text",
+]
+
+REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+
+# XML 1.0 §2.2: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+_XML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#13;"}
+)
+
+
+class ApiVersion(enum.Enum):
+    """Which of Tracker's APIs a target speaks; the base URL names it."""
+
+    V3 = "v3"
+    V5 = "v5"
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type a ``source_commit`` body of this version is sent with."""
+        return "application/xml" if self is ApiVersion.V3 else "application/json"
+
+
+def decode_text(value: str | bytes) -> str:
+    """Return ``value`` as text, decoding bytes as UTF-8 with U+FFFD for what is not UTF-8."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def sanitize_text(value: str | bytes) -> str:
+    """Return ``value`` as text that XML 1.0 and UTF-8 can both carry, unchanged where it can."""
+    return _FORBIDDEN.sub(REPLACEMENT, decode_text(value))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCommit:
+    """One commit as Tracker's ``source_commits`` resource takes it.
+
+    The constructor sanitises every field, so a ``SourceCommit`` always renders to a valid body.
+    """
+
+    commit_id: str
+    message: str
+    author: str
+    url: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        commit_id: str | bytes,
+        message: str | bytes,
+        author: str | bytes,
+        url: str | bytes = "",
+    ) -> SourceCommit:
+        """Build a commit from raw fields (text or bytes), sanitising each one."""
+        return cls(
+            commit_id=sanitize_text(commit_id),
+            message=sanitize_text(message),
+            author=sanitize_text(author),
+            url=sanitize_text(url),
+        )
+
+
+def _xml_text(value: str) -> str:
+    return sanitize_text(value).translate(_XML_ESCAPES)
+
+
+def render_v3_xml(commit: SourceCommit) -> bytes:
+    """Render ``commit`` as the v3 ``<source_commit>`` XML document, UTF-8 encoded."""
+    fields = (
+        ("message", commit.message),
+        ("author", commit.author),
+        ("commit_id", commit.commit_id),
+        ("url", commit.url),
+    )
+    inner = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields)
+    document = f'<?xml version="1.0" encoding="UTF-8"?>\n<source_commit>{inner}</source_commit>'
+    return document.encode("utf-8")
+
+
+def render_v5_json(commit: SourceCommit) -> bytes:
+    """Render ``commit`` as the v5 ``{"source_commit": {…}}`` JSON document, UTF-8 encoded."""
+    document = {
+        "source_commit": {
+            "commit_id": sanitize_text(commit.commit_id),
+            "message": sanitize_text(commit.message),
+            "author": sanitize_text(commit.author),
+            "url": sanitize_text(commit.url),
+        }
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def render(commit: SourceCommit, version: ApiVersion) -> bytes:
+    """Render ``commit`` for the given API version."""
+    if version is ApiVersion.V3:
+        return render_v3_xml(commit)
+    return render_v5_json(commit)

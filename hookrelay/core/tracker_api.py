@@ -1,0 +1,218 @@
+"""Talking to Tracker's ``source_commits`` resource, as data: build a request, read an answer.
+
+The client edge (``hookrelay/tracker/client.py``) only moves the bytes these functions describe.
+
+Answers (Tracker API v3/v5 documentation, "Response Codes"; RFC 9110 §15 and §10.2.3):
+
+=====================================  ===========================================================
+status                                 outcome
+=====================================  ===========================================================
+2xx                                    ``Delivered`` (whatever the body: Tracker has the commit)
+408, 425, 429, 5xx                     ``RetryLater`` with ``Retry-After`` (seconds or HTTP date)
+400, 401, 403, 404, 422, other 4xx     ``Refused`` with Tracker's own error text
+3xx                                    ``Refused``: redirects are never followed, so the token
+                                       cannot travel to another host
+=====================================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from hookrelay.core.source_commit import ApiVersion, SourceCommit, render
+from hookrelay.exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_TRACKER_URL",
+    "Delivered",
+    "Outcome",
+    "OutboundRequest",
+    "Refused",
+    "RetryLater",
+    "TrackerTarget",
+    "build_rendered_request",
+    "build_source_commit_request",
+    "interpret_answer",
+    "parse_retry_after",
+    "token_fingerprint",
+]
+
+DEFAULT_TRACKER_URL = "https://www.pivotaltracker.com/services/v5"
+
+_RETRYABLE = frozenset({408, 425, 429})
+_MAX_REASON = 300
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerTarget:
+    """A Tracker API base URL (``…/services/v3`` or ``…/services/v5``) and the version it names."""
+
+    base_url: str
+    version: ApiVersion
+
+    @classmethod
+    def parse(cls, url: str) -> TrackerTarget:
+        """Read a base URL; a URL that is not http(s) or names no API version is a ConfigError."""
+        base = url.strip().rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(f"tracker URL {url!r} is not an http(s) URL")
+        if parts.query or parts.fragment:
+            raise ConfigError(f"tracker URL {url!r} must not have a query or fragment")
+        for version in ApiVersion:
+            if parts.path.endswith(f"/services/{version.value}"):
+                return cls(base_url=base, version=version)
+        raise ConfigError(
+            f"tracker URL {url!r} must end in /services/v3 or /services/v5 (the API version)"
+        )
+
+    @property
+    def source_commits_url(self) -> str:
+        """Where one ``source_commit`` is posted."""
+        return f"{self.base_url}/source_commits"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundRequest:
+    """An HTTP request described as data."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def build_source_commit_request(
+    target: TrackerTarget, token: str, commit: SourceCommit
+) -> OutboundRequest:
+    """Describe the POST that gives ``commit`` to Tracker, the token in ``X-TrackerToken`` only."""
+    return build_rendered_request(target, token, render(commit, target.version))
+
+
+def build_rendered_request(target: TrackerTarget, token: str, body: bytes) -> OutboundRequest:
+    """Describe the POST of an already rendered ``source_commit`` body (as the queue keeps it)."""
+    return OutboundRequest(
+        method="POST",
+        url=target.source_commits_url,
+        headers=(
+            ("X-TrackerToken", token),
+            ("Content-Type", target.version.content_type),
+            ("Accept", target.version.content_type),
+        ),
+        body=body,
+    )
+
+
+def token_fingerprint(token: str) -> str:
+    """A short, one-way name for a token: safe to store, log and compare, useless to an attacker."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """Tracker took the commit."""
+
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Tracker refused the commit for good; ``reason`` is Tracker's own text where it gave one."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """Tracker could not take the commit now; ``retry_after`` is seconds, when Tracker said."""
+
+    status: int
+    reason: str
+    retry_after: float | None = None
+
+
+Outcome = Delivered | Refused | RetryLater
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Read ``Retry-After`` (delay-seconds or an HTTP date, RFC 9110 §10.2.3) as seconds from now."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None or now.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def _one_line(text: str) -> str:
+    line = " ".join(text.split())
+    if len(line) > _MAX_REASON:
+        line = line[: _MAX_REASON - 1] + "…"
+    return line
+
+
+def _error_text(body: bytes, content_type: str) -> str:
+    """Tracker's own words from an error body: ``<errors><error>``, a JSON error, or plain text."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return ""
+    if text.startswith("<"):
+        try:
+            root = SafeET.fromstring(text, forbid_dtd=True)
+        except (SafeET.ParseError, DefusedXmlException, ValueError):
+            return _one_line(text)
+        errors = [e.text.strip() for e in root.iter("error") if e.text and e.text.strip()]
+        return _one_line("; ".join(errors) if errors else "".join(root.itertext()))
+    if text.startswith(("{", "[")) or "json" in content_type:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return _one_line(text)
+        if isinstance(document, dict):
+            # v5 errors: {"code", "kind": "error", "error", "general_problem", "possible_fix"}
+            parts = [
+                str(document[key])
+                for key in ("error", "general_problem", "possible_fix")
+                if document.get(key)
+            ]
+            if parts:
+                return _one_line(" ".join(parts))
+        return _one_line(text)
+    return _one_line(text)
+
+
+def interpret_answer(
+    status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
+) -> Outcome:
+    """Classify Tracker's answer to a ``source_commit`` POST (see the module's table)."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    if 200 <= status < 300:
+        return Delivered(status)
+    detail = _error_text(body, lowered.get("content-type", ""))
+    if status in _RETRYABLE or status >= 500:
+        retry_after = parse_retry_after(lowered.get("retry-after"), now)
+        return RetryLater(status, _reason(status, detail), retry_after)
+    if 300 <= status < 400:
+        location = lowered.get("location", "?")
+        return Refused(status, f"HTTP {status}: Tracker redirected to {location}; not followed")
+    return Refused(status, _reason(status, detail))
+
+
+def _reason(status: int, detail: str) -> str:
+    return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"

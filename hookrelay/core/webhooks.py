@@ -1,0 +1,243 @@
+"""Forge webhooks as data: one validating constructor, ``WebhookEvent.from_http``.
+
+It checks the signature on the raw body *before* decoding anything (as gidgethub's
+``sansio.Event.from_http`` does), then reads the body:
+
+* GitHub ``push`` ("Webhook events and payloads": ``ref``, ``deleted``, ``commits[]`` with ``id``,
+  ``message``, ``author{name,email}``, ``url``, ``timestamp``, ``distinct``), as JSON or as the
+  form field ``payload=`` (``application/x-www-form-urlencoded`` webhooks);
+* Gitea, Forgejo and Gogs, which send GitHub's shape under their own event headers;
+* GitLab's ``Push Hook`` (``object_kind: push``), whose commits carry no ``distinct`` flag.
+
+Tag pushes and branch deletions carry no commits; ``ping`` and every other event are recognised
+so the edge can answer 2xx without queueing anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from hookrelay.core.signatures import verify_gitlab_token, verify_signature
+from hookrelay.core.source_commit import SourceCommit
+from hookrelay.exceptions import PayloadError, UnsupportedMediaType
+
+__all__ = ["IgnoredEvent", "Ping", "Push", "PushedCommit", "WebhookEvent", "parse_webhook"]
+
+_EVENT_HEADERS = (
+    ("x-github-event", "github"),
+    ("x-gitea-event", "gitea"),
+    ("x-forgejo-event", "forgejo"),
+    ("x-gogs-event", "gogs"),
+    ("x-gitlab-event", "gitlab"),
+)
+_ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True, slots=True)
+class PushedCommit:
+    """One commit of a push, with the branch it was pushed to."""
+
+    id: str
+    message: str
+    author_name: str
+    author_email: str
+    url: str
+    timestamp: str
+    branch: str
+    distinct: bool = True
+
+    def to_source_commit(self) -> SourceCommit:
+        """The ``source_commit`` Tracker is given for this commit."""
+        return SourceCommit.of(
+            commit_id=self.id, message=self.message, author=self.author_name, url=self.url
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """A push: the repository, the ref, and the commits it brought (none for tags and deletions)."""
+
+    forge: str
+    repository: str
+    ref: str
+    branch: str | None
+    commits: tuple[PushedCommit, ...]
+    delivery_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A forge checking that the hook answers."""
+
+    forge: str
+    repository: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoredEvent:
+    """An event hookrelay has no use for (issues, stars, …), answered 2xx and dropped."""
+
+    forge: str
+    event: str
+
+
+WebhookEvent = Push | Ping | IgnoredEvent
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
+
+
+def _forge_and_event(headers: Mapping[str, str]) -> tuple[str, str | None]:
+    for header, forge in _EVENT_HEADERS:
+        if header in headers:
+            return forge, headers[header].strip()
+    return "github", None
+
+
+def _decode_body(body: bytes, content_type: str) -> Any:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    text = body.decode("utf-8", errors="replace")
+    if media_type == "application/x-www-form-urlencoded":
+        fields = parse_qs(text, keep_blank_values=True)
+        values = fields.get("payload")
+        if not values:
+            raise PayloadError("form body has no payload= field")
+        text = values[0]
+    elif media_type not in {"", "application/json"} and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type {media_type!r} is not application/json or form-encoded"
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f"body is not valid JSON: {exc}") from exc
+
+
+def _text(mapping: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = mapping.get(key)
+    if value is None:
+        if required:
+            raise PayloadError(f"{where} has no {key!r}")
+        return ""
+    if not isinstance(value, str):
+        raise PayloadError(f"{where}.{key} is not a string")
+    return value
+
+
+def _person(commit: Mapping[str, Any], where: str) -> tuple[str, str]:
+    author = commit.get("author") or {}
+    if not isinstance(author, Mapping):
+        raise PayloadError(f"{where}.author is not an object")
+    name = _text(author, "name", f"{where}.author")
+    email = _text(author, "email", f"{where}.author")
+    return name or _text(author, "username", f"{where}.author") or email, email
+
+
+def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...]:
+    raw = payload.get("commits") or []
+    if not isinstance(raw, list):
+        raise PayloadError("push.commits is not a list")
+    commits = []
+    for index, item in enumerate(raw):
+        where = f"commits[{index}]"
+        if not isinstance(item, Mapping):
+            raise PayloadError(f"{where} is not an object")
+        commit_id = _text(item, "id", where, required=True)
+        if not commit_id:
+            raise PayloadError(f"{where}.id is empty")
+        name, email = _person(item, where)
+        distinct = item.get("distinct", True)
+        commits.append(
+            PushedCommit(
+                id=commit_id,
+                message=_text(item, "message", where),
+                author_name=name,
+                author_email=email,
+                url=_text(item, "url", where),
+                timestamp=_text(item, "timestamp", where),
+                branch=branch,
+                distinct=distinct is not False,
+            )
+        )
+    return tuple(commits)
+
+
+def _repository(payload: Mapping[str, Any]) -> str:
+    repo = payload.get("repository") or payload.get("project") or {}
+    if not isinstance(repo, Mapping):
+        return ""
+    for key in ("full_name", "path_with_namespace", "name"):
+        value = repo.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _push(forge: str, payload: Mapping[str, Any], delivery_id: str) -> Push:
+    ref = _text(payload, "ref", "push", required=True)
+    repository = _repository(payload)
+    deleted = payload.get("deleted") is True or payload.get("after") == _ZERO_SHA
+    branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+    if branch is None or deleted:
+        return Push(forge, repository, ref, branch, (), delivery_id)
+    return Push(forge, repository, ref, branch, _commits(payload, branch), delivery_id)
+
+
+def parse_webhook(
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    secret: str | None = None,
+) -> WebhookEvent:
+    """Validate and read one forge webhook delivery.
+
+    With a ``secret``, the signature is checked on the raw body first (``SignatureError``).
+    A body that is not a push, ping or other forge event raises ``PayloadError``.
+    """
+    lowered = _lower(headers)
+    forge, event = _forge_and_event(lowered)
+    if secret:
+        if forge == "gitlab":
+            verify_gitlab_token(lowered, secret)
+        else:
+            verify_signature(lowered, body, secret)
+    payload = _decode_body(body, lowered.get("content-type", ""))
+    if not isinstance(payload, Mapping):
+        raise PayloadError("body is not a JSON object")
+    delivery_id = next(
+        (
+            lowered[h]
+            for h in ("x-github-delivery", "x-gitea-delivery", "x-gogs-delivery")
+            if h in lowered
+        ),
+        "",
+    )
+    if forge == "gitlab":
+        return _gitlab(event or "", payload, delivery_id)
+    if event is None:
+        # Old form-encoded "services" hooks sent no event header: accept what has a push's shape.
+        if "ref" in payload and "commits" in payload:
+            event = "push"
+        elif "zen" in payload or "hook_id" in payload:
+            event = "ping"
+        else:
+            raise PayloadError("no X-GitHub-Event header and the body is not a push")
+    if event == "ping":
+        return Ping(forge, _repository(payload))
+    if event != "push":
+        return IgnoredEvent(forge, event)
+    return _push(forge, payload, delivery_id)
+
+
+def _gitlab(event: str, payload: Mapping[str, Any], delivery_id: str) -> WebhookEvent:
+    kind = payload.get("object_kind")
+    if event not in {"Push Hook", "System Hook"} and event:
+        return IgnoredEvent("gitlab", event)
+    if kind != "push":
+        return IgnoredEvent("gitlab", str(kind or event))
+    return _push("gitlab", payload, delivery_id)

@@ -1,0 +1,111 @@
+"""Every error hookrelay raises, in one tree.
+
+Each error says whose fault it is, so the edge that catches it knows what to answer::
+
+    HookrelayError                  base of everything below; `status_hint` for HTTP edges
+    ├── InputError                  the caller sent something we cannot use (4xx, nothing queued)
+    │   ├── SignatureError          missing or wrong webhook signature            (401)
+    │   ├── PayloadError            not a push we understand, malformed JSON/XML   (400)
+    │   ├── UnsupportedMediaType    a Content-Type we do not read                  (415)
+    │   └── BodyTooLarge            over the configured body limit                 (413)
+    ├── ConfigError                 a setting is missing or wrong; start-up stops  (500)
+    ├── DeliveryError               Tracker did not take a source_commit
+    │   ├── TrackerRefused          refused for good (400/401/403/404/422, redirects): dead-letter
+    │   └── TrackerUnavailable      try again later (timeouts, refused connections, 408/425/429/5xx);
+    │                               carries `retry_after` seconds when Tracker said so
+    ├── StoreError                  the durable queue could not be read or written (503)
+    └── RepositoryError             a folder is not a git/svn repository, or git/svnlook failed
+
+Messages are one line and never contain a token or a secret: they end up in logs,
+HTTP answers and the dashboard.
+"""
+
+from __future__ import annotations
+
+
+class HookrelayError(Exception):
+    """Base of every error hookrelay raises on purpose."""
+
+    status_hint: int = 500
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class InputError(HookrelayError):
+    """The caller sent something hookrelay cannot use; nothing was queued."""
+
+    status_hint = 400
+
+
+class SignatureError(InputError):
+    """A webhook's signature is missing, malformed or does not match the body."""
+
+    status_hint = 401
+
+
+class PayloadError(InputError):
+    """A body is not valid JSON/XML or not the shape of a push we understand."""
+
+    status_hint = 400
+
+
+class UnsupportedMediaType(InputError):
+    """A body came with a Content-Type hookrelay does not read."""
+
+    status_hint = 415
+
+
+class BodyTooLarge(InputError):
+    """A body is larger than the configured limit."""
+
+    status_hint = 413
+
+
+class ConfigError(HookrelayError):
+    """A setting is missing or has a value hookrelay cannot use."""
+
+    status_hint = 500
+
+
+class DeliveryError(HookrelayError):
+    """Tracker did not accept a source_commit."""
+
+    status_hint = 502
+
+
+class TrackerRefused(DeliveryError):
+    """Tracker refused a source_commit for good; retrying the same request cannot help."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+class TrackerUnavailable(DeliveryError):
+    """Tracker could not take a source_commit now; the same request may succeed later."""
+
+    status_hint = 503
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class StoreError(HookrelayError):
+    """The durable queue could not be read or written."""
+
+    status_hint = 503
+
+
+class RepositoryError(HookrelayError):
+    """A folder is not a repository of the expected kind, or git/svnlook failed on it."""
+
+    status_hint = 500

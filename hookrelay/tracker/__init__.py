@@ -1,0 +1,1 @@
+"""The Tracker side: the client that posts ``source_commit``s."""

@@ -1,0 +1,1 @@
+"""Real peers for the tests: servers on loopback, repositories in temporary folders."""
