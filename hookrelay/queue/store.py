@@ -1,0 +1,150 @@
+"""The durable queue's interface: what the receiver, the workers and the CLI may ask of a store.
+
+Every store (``sqlite.py``, the embedded default; ``postgres.py``, for several replicas) passes
+the same contract suite (``tests/queue/test_store_contract.py``). Times are seconds since the
+epoch, passed in by the caller, so the store never reads a clock of its own.
+
+A queued commit moves through the states of ``hookrelay.core.lifecycle``:
+pending → leased → delivered | waiting | dead (waiting → leased again when due; leased → pending
+again when its lease expires, which is how a crash re-delivers).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State"]
+
+
+class State(enum.StrEnum):
+    """Where a queued commit is in its life."""
+
+    PENDING = "pending"
+    LEASED = "leased"
+    WAITING = "waiting"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A commit to queue for one Tracker target.
+
+    ``dedupe_key`` is target + token fingerprint + commit id: a second enqueue of the same key is
+    a no-op, however it arrives (redelivery, another branch, another replica).
+    """
+
+    dedupe_key: str
+    target_url: str
+    token: str
+    token_fingerprint: str
+    commit_id: str
+    body: bytes
+    repository: str = ""
+    branch: str = ""
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A queued commit as the store holds it."""
+
+    id: int
+    dedupe_key: str
+    target_url: str
+    token: str
+    token_fingerprint: str
+    commit_id: str
+    body: bytes
+    repository: str
+    branch: str
+    summary: str
+    state: State
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    first_attempt_at: float | None
+    lease_until: float | None
+    finished_at: float | None
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    """How many of the offered commits were queued, and how many were already known."""
+
+    queued: int
+    duplicates: int
+
+
+class QueueStore(Protocol):
+    """A durable queue of deliveries. Every method is safe to call from several threads."""
+
+    def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
+        """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
+        ...
+
+    def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Take up to ``limit`` due deliveries (pending, waiting and due, or leased with an
+        expired lease), mark them leased until ``now + lease_seconds`` and count an attempt.
+        Two callers never lease the same delivery at once."""
+        ...
+
+    def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
+        """Record success; False if the lease was lost (another worker took it over)."""
+        ...
+
+    def mark_waiting(
+        self, delivery: Delivery, *, now: float, next_attempt_at: float, error: str
+    ) -> bool:
+        """Record a retryable failure and when to try again; False if the lease was lost."""
+        ...
+
+    def mark_dead(self, delivery: Delivery, *, now: float, error: str) -> bool:
+        """Record a permanent failure (dead-letter list); False if the lease was lost."""
+        ...
+
+    def release(self, delivery: Delivery, *, now: float) -> bool:
+        """Give a leased delivery back without counting the attempt (graceful shutdown)."""
+        ...
+
+    def retry(self, delivery_id: int, *, now: float) -> bool:
+        """Make a dead or waiting delivery due now; False if there is no such delivery."""
+        ...
+
+    def retry_dead(self, *, now: float) -> int:
+        """Make every dead delivery due now; return how many."""
+        ...
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        """One delivery by id."""
+        ...
+
+    def list(
+        self, *, state: State | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest first, optionally of one state; page with ``before_id``."""
+        ...
+
+    def counts(self) -> dict[State, int]:
+        """How many deliveries are in each state."""
+        ...
+
+    def oldest_due_created_at(self) -> float | None:
+        """When the oldest commit not yet delivered or dead was queued (for the metrics)."""
+        ...
+
+    def prune(self, *, finished_before: float) -> int:
+        """Delete delivered and dead rows finished before the given time; return how many."""
+        ...
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the store can be read and written (readiness)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
