@@ -139,7 +139,9 @@ def _person(commit: Mapping[str, Any], where: str) -> tuple[str, str]:
 
 
 def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...]:
-    raw = payload.get("commits") or []
+    raw = payload.get("commits")
+    if raw is None:
+        return ()
     if not isinstance(raw, list):
         raise PayloadError("push.commits is not a list")
     commits = []
@@ -168,11 +170,16 @@ def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...
 
 
 def _repository(payload: Mapping[str, Any]) -> str:
-    repo = payload.get("repository") or payload.get("project") or {}
-    if not isinstance(repo, Mapping):
-        return ""
-    for key in ("full_name", "path_with_namespace", "name"):
-        value = repo.get(key)
+    """The repository's full name: GitHub-style ``repository.full_name``, GitLab's
+    ``project.path_with_namespace``, else whatever name there is."""
+    candidates = (
+        ("project", "path_with_namespace"),
+        ("repository", "full_name"),
+        ("repository", "name"),
+    )
+    for outer, key in candidates:
+        section = payload.get(outer)
+        value = section.get(key) if isinstance(section, Mapping) else None
         if isinstance(value, str) and value:
             return value
     return ""
@@ -235,7 +242,8 @@ def parse_webhook(
 
 
 def _gitlab(event: str, payload: Mapping[str, Any], delivery_id: str) -> WebhookEvent:
-    kind = payload.get("object_kind")
+    # Project hooks say object_kind, system hooks event_name.
+    kind = payload.get("object_kind") or payload.get("event_name")
     if event not in {"Push Hook", "System Hook"} and event:
         return IgnoredEvent("gitlab", event)
     if kind != "push":
