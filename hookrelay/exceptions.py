@@ -11,7 +11,7 @@ Each error says whose fault it is, so the edge that catches it knows what to ans
     ├── ConfigError                 a setting is missing or wrong; start-up stops  (500)
     ├── DeliveryError               Tracker did not take a source_commit
     │   ├── TrackerRefused          refused for good (400/401/403/404/422, redirects): dead-letter
-    │   └── TrackerUnavailable      try again later (timeouts, refused connections, 408/425/429/5xx);
+    │   └── TrackerUnavailable      try again later (timeouts, refusals, 408/425/429/5xx);
     │                               carries `retry_after` seconds when Tracker said so
     ├── StoreError                  the durable queue could not be read or written (503)
     └── RepositoryError             a folder is not a git/svn repository, or git/svnlook failed

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one hookrelay process, in a registry of its own (so tests can make many)."""
+"""Prometheus metrics of one hookrelay process, in a registry of its own (tests make many)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ class RelayMetrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.received = Counter(
-            "hookrelay_webhooks_received", "Webhook and ingest requests received", ["endpoint"],
+            "hookrelay_webhooks_received",
+            "Webhook and ingest requests received",
+            ["endpoint"],
             registry=r,
         )
         self.queued = Counter("hookrelay_commits_queued", "Commits queued for delivery", registry=r)

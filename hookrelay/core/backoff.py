@@ -35,7 +35,7 @@ class RetryPolicy:
 def next_delay(
     attempt: int,
     rand: Callable[[], float],
-    policy: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing the default is safe
+    policy: RetryPolicy = RetryPolicy(),
     *,
     retry_after: float | None = None,
 ) -> float:
@@ -54,6 +54,8 @@ def next_delay(
     return delay
 
 
-def should_give_up(first_attempt_at: float, now: float, policy: RetryPolicy = RetryPolicy()) -> bool:  # noqa: B008
+def should_give_up(
+    first_attempt_at: float, now: float, policy: RetryPolicy = RetryPolicy()
+) -> bool:
     """Whether a commit first tried at ``first_attempt_at`` has been retried long enough."""
     return now - first_attempt_at >= policy.give_up_after

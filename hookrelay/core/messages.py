@@ -52,6 +52,7 @@ _SEPARATORS = re.compile(r"[\s,&]+")
 _ID_TOKEN = re.compile(r"#+([0-9]+)#*")
 _STRIP = string.punctuation  # contains '#'
 
+
 def _forms(stem: str) -> tuple[str, ...]:
     """The four inflections Tracker accepts: fix/fixes/fixed/fixing, complete/completes/…"""
     if stem.endswith("e"):

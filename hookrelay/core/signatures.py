@@ -65,9 +65,7 @@ def _check(body: bytes, secret: str | bytes, value: str | bytes, prefix: bytes, 
         raise SignatureError(f"{name} does not match the body")
 
 
-def verify_signature(
-    headers: Mapping[str, str | bytes], body: bytes, secret: str | bytes
-) -> str:
+def verify_signature(headers: Mapping[str, str | bytes], body: bytes, secret: str | bytes) -> str:
     """Check the forge's signature header on the raw ``body``; return the header's name.
 
     ``headers`` must have lower-case names. Raises ``SignatureError`` when no signature header is
@@ -79,7 +77,9 @@ def verify_signature(
             _check(body, secret, value, prefix, name)
             return name
     if "x-hub-signature" in headers:
-        raise SignatureError("only a SHA-1 signature (X-Hub-Signature) was sent; SHA-256 is required")
+        raise SignatureError(
+            "only a SHA-1 signature (X-Hub-Signature) was sent; SHA-256 is required"
+        )
     raise SignatureError("no signature header (X-Hub-Signature-256) on a signed endpoint")
 
 

@@ -34,8 +34,8 @@ from hookrelay.exceptions import ConfigError
 __all__ = [
     "DEFAULT_TRACKER_URL",
     "Delivered",
-    "Outcome",
     "OutboundRequest",
+    "Outcome",
     "Refused",
     "RetryLater",
     "TrackerTarget",
@@ -145,7 +145,7 @@ Outcome = Delivered | Refused | RetryLater
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Read ``Retry-After`` (delay-seconds or an HTTP date, RFC 9110 §10.2.3) as seconds from now."""
+    """Read ``Retry-After`` (delay-seconds or HTTP date, RFC 9110 §10.2.3) as seconds from now."""
     if value is None:
         return None
     text = value.strip()

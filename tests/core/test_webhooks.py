@@ -178,8 +178,10 @@ def test_gitlab_token_is_checked() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("github/*/ping/*.json"))
-    + ["forges/github/ping.json"],
+    [
+        *sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("github/*/ping/*.json")),
+        "forges/github/ping.json",
+    ],
     ids=str,
 )
 def test_real_pings(path: str) -> None:

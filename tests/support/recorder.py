@@ -48,7 +48,7 @@ class Recorder:
     release: threading.Event = field(default_factory=threading.Event)
 
     def next_reply(self, request: Received) -> Reply:
-        """Record ``request`` and pick its reply: the script first, then the responder or default."""
+        """Record ``request`` and pick its reply: the script, else the responder or default."""
         with self.lock:
             self.received.append(request)
             if self.script:
