@@ -11,22 +11,13 @@ again when its lease expires, which is how a crash re-delivers).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from hookrelay.core.lifecycle import State
+
 __all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State"]
-
-
-class State(enum.StrEnum):
-    """Where a queued commit is in its life."""
-
-    PENDING = "pending"
-    LEASED = "leased"
-    WAITING = "waiting"
-    DELIVERED = "delivered"
-    DEAD = "dead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +30,7 @@ class NewDelivery:
 
     dedupe_key: str
     target_url: str
-    token: str
+    token: str = field(repr=False)  # needed to deliver; never shown
     token_fingerprint: str
     commit_id: str
     body: bytes
@@ -55,7 +46,7 @@ class Delivery:
     id: int
     dedupe_key: str
     target_url: str
-    token: str
+    token: str = field(repr=False)  # needed to deliver; never shown
     token_fingerprint: str
     commit_id: str
     body: bytes
@@ -112,7 +103,8 @@ class QueueStore(Protocol):
         ...
 
     def retry(self, delivery_id: int, *, now: float) -> bool:
-        """Make a dead or waiting delivery due now; False if there is no such delivery."""
+        """Make a dead, waiting or pending delivery due now (a fresh give-up horizon); False if
+        there is no such delivery, or it is delivered (final) or leased (in flight)."""
         ...
 
     def retry_dead(self, *, now: float) -> int:
