@@ -1,0 +1,232 @@
+"""Which commits of a push go where: the routing between a webhook and the durable queue.
+
+No I/O here: it takes a decoded push (or one ``source_commit``) and the routing table built
+from the settings, and returns the ``NewDelivery`` rows to queue plus what it skipped and why:
+
+================  ==============================================================================
+skip reason       when
+================  ==============================================================================
+``branch``        the branch matches none of the route's globs (``HOOKRELAY_BRANCHES``, routes)
+``not_distinct``  GitHub marks the commit ``distinct: false`` (it was pushed before) and every
+                  branch relays, so the earlier push already brought it; with a branch filter
+                  the earlier push may have been filtered out, so the dedupe key decides instead
+``no_story``      the message names no story and ``HOOKRELAY_ALL_COMMITS`` is off
+================  ==============================================================================
+
+A commit that is queued twice (redelivery, ten branches, two replicas) is a no-op in the store,
+whose unique dedupe key is target + token fingerprint + commit id.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from hookrelay.core.messages import parse_message
+from hookrelay.core.source_commit import SourceCommit, render
+from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
+from hookrelay.core.webhooks import Push, WebhookEvent, parse_webhook
+from hookrelay.exceptions import InputError, SignatureError
+from hookrelay.queue.store import NewDelivery
+from hookrelay.settings import Settings
+
+__all__ = [
+    "Plan",
+    "Route",
+    "Routing",
+    "SkipReason",
+    "dedupe_key",
+    "plan_push",
+    "plan_source_commit",
+    "read_webhook",
+]
+
+_SUMMARY_LENGTH = 120
+
+
+class SkipReason(enum.StrEnum):
+    """Why a commit was not queued (the ``reason`` label of the skipped metric)."""
+
+    BRANCH = "branch"
+    NOT_DISTINCT = "not_distinct"
+    NO_STORY = "no_story"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one repository's commits go: a target, a token, the branches that relay, a secret."""
+
+    target: TrackerTarget
+    token: str | None = None
+    branches: tuple[str, ...] = ()
+    secret: str | None = None
+
+    def relays(self, branch: str) -> bool:
+        """Whether commits pushed to ``branch`` are relayed (no globs: every branch)."""
+        return not self.branches or any(fnmatch.fnmatchcase(branch, g) for g in self.branches)
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The default route, per-repository routes, and whether story-less commits relay."""
+
+    default: Route
+    repositories: Mapping[str, Route] = field(default_factory=dict)
+    all_commits: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Routing:
+        """Build the table from the settings, each route inheriting what it does not set."""
+        default = Route(
+            target=settings.target,
+            token=_reveal(settings.tracker_token),
+            branches=settings.branches,
+            secret=_reveal(settings.github_secret),
+        )
+        repositories = {
+            name: Route(
+                target=TrackerTarget.parse(route.target) if route.target else default.target,
+                token=_reveal(route.token) or default.token,
+                branches=default.branches if route.branches is None else route.branches,
+                secret=_reveal(route.secret) or default.secret,
+            )
+            for name, route in settings.routes.items()
+        }
+        return cls(default, repositories, settings.all_commits)
+
+    def route_for(self, repository: str) -> Route:
+        """The route of ``owner/name`` (case-insensitive), or the default route."""
+        return self.repositories.get(repository.lower(), self.default)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every distinct webhook secret, the default one first."""
+        routes: Iterable[Route] = (self.default, *self.repositories.values())
+        return tuple(dict.fromkeys(r.secret for r in routes if r.secret))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The deliveries to queue for one push, and how many commits were skipped for each reason."""
+
+    deliveries: tuple[NewDelivery, ...]
+    skipped: Mapping[SkipReason, int]
+
+    @property
+    def skipped_total(self) -> int:
+        """How many commits were skipped, whatever the reason."""
+        return sum(self.skipped.values())
+
+
+def _reveal(value: SecretStr | None) -> str | None:
+    """The text of a secret setting; an empty one counts as unset."""
+    return (value.get_secret_value() or None) if value is not None else None
+
+
+def dedupe_key(target: TrackerTarget, fingerprint: str, commit_id: str) -> str:
+    """The store's unique key: one commit goes once to one target with one token."""
+    return f"{target.base_url} {fingerprint} {commit_id}"
+
+
+def read_webhook(headers: Mapping[str, str], body: bytes, routing: Routing) -> WebhookEvent:
+    """Verify and decode a forge webhook against the secret of the repository it names.
+
+    Each configured secret is tried on the raw body before anything is decoded; the decoded
+    repository must then be one whose route expects the secret that matched. With a default
+    secret, nothing unsigned is decoded at all.
+    """
+    matched: str | None = None
+    failure: SignatureError | None = None
+    event: WebhookEvent | None = None
+    for secret in routing.secrets():
+        try:
+            event = parse_webhook(headers, body, secret=secret)
+        except SignatureError as exc:
+            failure = failure or exc
+            continue
+        matched = secret
+        break
+    if event is None:
+        if routing.default.secret is not None and failure is not None:
+            raise failure
+        # Only some repositories have a secret: decode to learn whether this one does.
+        event = parse_webhook(headers, body)
+    expected = routing.route_for(getattr(event, "repository", "")).secret
+    if expected is not None and expected != matched:
+        # Raises the core's own reason (missing header, mismatch) for the secret expected.
+        parse_webhook(headers, body, secret=expected)
+        raise SignatureError("signature was made with another repository's secret")
+    return event
+
+
+def plan_push(push: Push, routing: Routing, *, token: str | None = None) -> Plan:
+    """Split ``push`` into the deliveries to queue; ``token`` (from ``?token=``) wins over routes.
+
+    ``InputError`` when a commit should be queued but no Tracker token is known for it.
+    """
+    route = routing.route_for(push.repository)
+    skipped: Counter[SkipReason] = Counter()
+    commits = []
+    for commit in push.commits:
+        if not route.relays(commit.branch):
+            skipped[SkipReason.BRANCH] += 1
+        elif not commit.distinct and not route.branches:
+            skipped[SkipReason.NOT_DISTINCT] += 1
+        elif not routing.all_commits and not parse_message(commit.message):
+            skipped[SkipReason.NO_STORY] += 1
+        else:
+            commits.append(commit)
+    if not commits:
+        return Plan((), skipped)
+    chosen = _token(token, route, push.repository)
+    deliveries = tuple(
+        _delivery(c.to_source_commit(), route.target, chosen, push.repository, c.branch)
+        for c in commits
+    )
+    return Plan(deliveries, skipped)
+
+
+def plan_source_commit(
+    commit: SourceCommit, routing: Routing, *, token: str, repository: str = ""
+) -> Plan:
+    """The delivery of one ``source_commit`` posted to the Tracker-compatible ingest."""
+    if not routing.all_commits and not parse_message(commit.message):
+        return Plan((), {SkipReason.NO_STORY: 1})
+    route = routing.route_for(repository)
+    return Plan((_delivery(commit, route.target, token, repository, ""),), {})
+
+
+def _token(explicit: str | None, route: Route, repository: str) -> str:
+    chosen = explicit or route.token
+    if not chosen:
+        where = f" for {repository}" if repository else ""
+        raise InputError(
+            f"no Tracker token{where}: add ?token= to the hook URL or set HOOKRELAY_TRACKER_TOKEN"
+        )
+    return chosen
+
+
+def _summary(message: str) -> str:
+    first = message.strip().split("\n", 1)[0].strip()
+    return first if len(first) <= _SUMMARY_LENGTH else first[: _SUMMARY_LENGTH - 1] + "…"
+
+
+def _delivery(
+    commit: SourceCommit, target: TrackerTarget, token: str, repository: str, branch: str
+) -> NewDelivery:
+    fingerprint = token_fingerprint(token)
+    return NewDelivery(
+        dedupe_key=dedupe_key(target, fingerprint, commit.commit_id),
+        target_url=target.base_url,
+        token=token,
+        token_fingerprint=fingerprint,
+        commit_id=commit.commit_id,
+        body=render(commit, target.version),
+        repository=repository,
+        branch=branch,
+        summary=_summary(commit.message),
+    )

@@ -1,0 +1,203 @@
+"""hookrelay's settings: ``HOOKRELAY_*`` environment variables over an optional TOML file.
+
+A setting is read, most specific first, from:
+
+1. the environment, ``HOOKRELAY_<NAME>`` (``HOOKRELAY_BRANCHES`` is a comma-separated list);
+2. the TOML file given with ``--config`` (the same names in lower case, plus per-repository
+   routes as ``[routes."owner/repo"]`` tables with ``token``, ``target``, ``branches``, ``secret``);
+3. the defaults below.
+
+A value hookrelay cannot use stops start-up with one ``ConfigError`` line naming the setting.
+Tokens and secrets are ``SecretStr``: their ``repr`` and ``str`` never show the value.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hookrelay.core.backoff import RetryPolicy
+from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL, TrackerTarget
+from hookrelay.exceptions import ConfigError, HookrelayError
+from hookrelay.queue.database_url import DEFAULT_DATABASE_URL
+
+__all__ = ["DEFAULT_DATABASE_URL", "RouteSettings", "Settings", "load_settings"]
+
+_ENV_PREFIX = "HOOKRELAY_"
+_DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
+def _split_globs(value: Any) -> Any:
+    """Read a branch list from ``"main, release/*"`` (environment) or a TOML array."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _tracker_url(value: str) -> str:
+    try:
+        return TrackerTarget.parse(value).base_url
+    except HookrelayError as exc:
+        # A ValueError lets pydantic name the setting in front of the reason.
+        raise ValueError(str(exc)) from exc
+
+
+class RouteSettings(BaseModel):
+    """Where one repository's commits go, overriding the global settings field by field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: SecretStr | None = None
+    target: str | None = None
+    branches: tuple[str, ...] | None = None
+    secret: SecretStr | None = None
+
+    @field_validator("branches", mode="before")
+    @classmethod
+    def _branch_list(cls, value: Any) -> Any:
+        return _split_globs(value)
+
+    @field_validator("target")
+    @classmethod
+    def _valid_target(cls, value: str | None) -> str | None:
+        return None if value is None else _tracker_url(value)
+
+
+class Settings(BaseSettings):
+    """Everything ``hookrelay serve`` and ``hookrelay worker`` can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=_ENV_PREFIX, extra="forbid", frozen=True, case_sensitive=False
+    )
+
+    tracker_url: str = Field(DEFAULT_TRACKER_URL, description="Tracker API base URL (…/v3, …/v5)")
+    tracker_token: SecretStr | None = Field(None, description="token for commits without their own")
+    github_secret: SecretStr | None = Field(None, description="webhook secret (X-Gitlab-Token too)")
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="sqlite:///path or postgresql://…")
+    branches: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="branch globs that relay; empty means every branch"
+    )
+    admin_token: SecretStr | None = Field(None, description="bearer token for /deliveries")
+    all_commits: bool = Field(default=False, description="relay commits that name no story")
+    max_body_bytes: int = Field(26 * 1024 * 1024, gt=0, description="largest request body")
+    host: str = Field("127.0.0.1", description="address serve listens on")
+    port: int = Field(8080, ge=0, le=65535, description="port serve listens on (0: any free)")
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    concurrency: int = Field(4, ge=1, le=256, description="deliveries in flight at once")
+    poll_interval: float = Field(1.0, gt=0, description="seconds between looks at an idle queue")
+    lease_seconds: float = Field(60.0, gt=0, description="how long a delivery is held by a worker")
+    retry_first_delay: float = Field(10.0, gt=0, description="seconds before the first retry")
+    retry_max_delay: float = Field(3600.0, gt=0, description="longest wait between retries")
+    give_up_after: float = Field(72 * 3600.0, ge=0, description="seconds of retrying before dead")
+    routes: dict[str, RouteSettings] = Field(default_factory=dict)
+
+    @field_validator("branches", mode="before")
+    @classmethod
+    def _branch_list(cls, value: Any) -> Any:
+        return _split_globs(value)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("tracker_url")
+    @classmethod
+    def _valid_tracker_url(cls, value: str) -> str:
+        return _tracker_url(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        if not value.startswith(_DATABASE_SCHEMES):
+            raise ValueError(f"{value.split(':', 1)[0]!r} is not sqlite:///… or postgresql://…")
+        return value
+
+    @field_validator("routes")
+    @classmethod
+    def _repository_names(cls, value: dict[str, RouteSettings]) -> dict[str, RouteSettings]:
+        # Forges treat owner/name case-insensitively, and so do the routes.
+        for name in value:
+            if name.count("/") < 1 or not all(name.split("/")):
+                raise ValueError(f"route {name!r} is not a repository full name (owner/name)")
+        return {name.lower(): route for name, route in value.items()}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment overrides the file, whose values arrive as constructor arguments."""
+        return env_settings, init_settings
+
+    @property
+    def target(self) -> TrackerTarget:
+        """The default Tracker target."""
+        return TrackerTarget.parse(self.tracker_url)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How the workers space their retries."""
+        return RetryPolicy(
+            first=self.retry_first_delay,
+            cap=max(self.retry_max_delay, self.retry_first_delay),
+            give_up_after=self.give_up_after,
+        )
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Read the settings from the environment and ``config_file``; ``ConfigError`` if unusable."""
+    values = _read_toml(config_file) if config_file is not None else {}
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc, config_file)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def _setting_name(loc: tuple[int | str, ...]) -> str:
+    """Name a setting as the user wrote it: the variable, or its path in the TOML file."""
+    head = str(loc[0]) if loc else "?"
+    if head == "routes" and len(loc) > 1:
+        rest = "".join(f".{part}" for part in loc[2:])
+        return f'routes."{loc[1]}"{rest}'
+    if head in Settings.model_fields:
+        return f"{head} ({_ENV_PREFIX}{head.upper()})"
+    return head
+
+
+def _one_line(exc: ValidationError, config_file: Path | None) -> str:
+    reasons = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = _setting_name(tuple(error["loc"]))
+        if error["type"] == "extra_forbidden":
+            where = f" in {config_file}" if config_file is not None else ""
+            reasons.append(f"unknown setting {name}{where}")
+        else:
+            reasons.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(reasons)

@@ -1,0 +1,53 @@
+"""The receiver's app factory: settings and store are built by the entry point and handed in."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from hookrelay import __version__
+from hookrelay.metrics import RelayMetrics
+from hookrelay.queue.store import QueueStore
+from hookrelay.relay import Routing
+from hookrelay.settings import Settings
+from hookrelay.web.context import RelayContext
+from hookrelay.web.errors import install_error_handlers
+from hookrelay.web.routes import deliveries, health, tracker, webhooks
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    store: QueueStore,
+    *,
+    metrics: RelayMetrics | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The receiver: webhooks, Tracker-compatible ingest, health, metrics and deliveries.
+
+    The app owns neither the store nor the workers: whoever built them closes them.
+    """
+    app = FastAPI(
+        title="hookrelay",
+        version=__version__,
+        summary="Relays forge webhooks and Tracker source_commits to Pivotal Tracker.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.relay = RelayContext(
+        settings=settings,
+        routing=Routing.from_settings(settings),
+        store=store,
+        metrics=metrics if metrics is not None else RelayMetrics(),
+        clock=clock,
+    )
+    install_error_handlers(app)
+    app.include_router(webhooks.router)
+    app.include_router(tracker.v3_router)
+    app.include_router(tracker.v5_router)
+    app.include_router(health.router)
+    app.include_router(deliveries.router)
+    return app

@@ -1,0 +1,1 @@
+"""One router per resource: webhooks, Tracker's source_commits, health, deliveries."""

@@ -1,0 +1,102 @@
+"""The delivery list behind ``HOOKRELAY_ADMIN_TOKEN``: see the queue, retry a commit.
+
+Tokens never leave the store through here: a delivery shows its token's fingerprint only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from hookrelay.queue.store import Delivery, State
+from hookrelay.web.deps import AdminDep, ContextDep, StoreDep
+
+__all__ = ["DeliveryOut", "router"]
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"], dependencies=[AdminDep])
+
+
+class DeliveryOut(BaseModel):
+    """A queued commit as the delivery list shows it (no token, no body)."""
+
+    id: int
+    state: State
+    commit_id: str
+    repository: str
+    branch: str
+    summary: str
+    target_url: str
+    token_fingerprint: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    finished_at: float | None
+    last_error: str
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        """The public view of a stored delivery."""
+        return cls(
+            id=delivery.id,
+            state=delivery.state,
+            commit_id=delivery.commit_id,
+            repository=delivery.repository,
+            branch=delivery.branch,
+            summary=delivery.summary,
+            target_url=delivery.target_url,
+            token_fingerprint=delivery.token_fingerprint,
+            attempts=delivery.attempts,
+            created_at=delivery.created_at,
+            next_attempt_at=delivery.next_attempt_at,
+            finished_at=delivery.finished_at,
+            last_error=delivery.last_error,
+        )
+
+
+class DeliveryList(BaseModel):
+    """One page of deliveries, newest first, and how many are in each state."""
+
+    deliveries: list[DeliveryOut]
+    counts: dict[str, int]
+
+
+@router.get("")
+async def list_deliveries(
+    store: StoreDep,
+    state: State | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: int | None = None,
+) -> DeliveryList:
+    """Deliveries, newest first, optionally of one state; page with ``before_id``."""
+    rows = await run_in_threadpool(store.list, state=state, limit=limit, before_id=before_id)
+    counts = await run_in_threadpool(store.counts)
+    return DeliveryList(
+        deliveries=[DeliveryOut.of(row) for row in rows],
+        counts={s.value: counts.get(s, 0) for s in State},
+    )
+
+
+@router.get("/{delivery_id}")
+async def show_delivery(delivery_id: int, store: StoreDep) -> DeliveryOut:
+    """One delivery by id."""
+    delivery = await run_in_threadpool(store.get, delivery_id)
+    if delivery is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id}")
+    return DeliveryOut.of(delivery)
+
+
+@router.post("/{delivery_id}/retry")
+async def retry_delivery(delivery_id: int, context: ContextDep) -> DeliveryOut:
+    """Make a dead or waiting delivery due now."""
+    store = context.store
+    if not await run_in_threadpool(store.retry, delivery_id, now=context.clock()):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id} to retry (delivered is final)"
+        )
+    delivery = await run_in_threadpool(store.get, delivery_id)
+    if delivery is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id}")
+    return DeliveryOut.of(delivery)

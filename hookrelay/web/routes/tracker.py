@@ -1,0 +1,114 @@
+"""Tracker's ``source_commits`` resource, served by hookrelay for hook scripts that post to it.
+
+An existing script only changes its host: it posts v3 XML or v5 JSON with its own
+``X-TrackerToken``, the commit is validated, queued durably for the configured target (rendered
+for that target's API version) and answered in Tracker's format, errors included.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from starlette.concurrency import run_in_threadpool
+
+from hookrelay.core.ingest import read_v3_xml, read_v5_json
+from hookrelay.core.source_commit import SourceCommit, render_v3_xml
+from hookrelay.exceptions import UnsupportedMediaType
+from hookrelay.relay import plan_source_commit
+from hookrelay.web.deps import BodyDep, ContextDep
+from hookrelay.web.errors import AnswerStyle, answer_errors_as
+
+__all__ = ["v3_router", "v5_router"]
+
+log = logging.getLogger("hookrelay.web")
+
+v3_router = APIRouter(
+    prefix="/services/v3",
+    tags=["tracker"],
+    dependencies=[Depends(answer_errors_as(AnswerStyle.TRACKER_V3))],
+)
+v5_router = APIRouter(
+    prefix="/services/v5",
+    tags=["tracker"],
+    dependencies=[Depends(answer_errors_as(AnswerStyle.TRACKER_V5))],
+)
+
+TrackerToken = Annotated[str | None, Header(alias="X-TrackerToken")]
+
+_XML_TYPES = frozenset({"", "application/xml", "text/xml"})
+_JSON_TYPES = frozenset({"", "application/json"})
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _require_token(token: str | None) -> str:
+    if token is None or not token.strip():
+        # Tracker answers a request without a token 401, and so does its stand-in.
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
+    return token.strip()
+
+
+async def _ingest(
+    endpoint: str,
+    body: bytes,
+    context: ContextDep,
+    token: str,
+    read: Callable[[bytes], SourceCommit],
+) -> SourceCommit:
+    context.metrics.received.labels(endpoint=endpoint).inc()
+    commit = read(body)
+    plan = plan_source_commit(commit, context.routing, token=token)
+    for reason, count in plan.skipped.items():
+        context.metrics.skipped.labels(reason=reason.value).inc(count)
+    if plan.deliveries:
+        result = await run_in_threadpool(
+            context.store.enqueue, plan.deliveries, now=context.clock()
+        )
+        context.metrics.queued.inc(result.queued)
+        if result.duplicates:
+            context.metrics.skipped.labels(reason="duplicate").inc(result.duplicates)
+    log.info(
+        "source_commit %s via %s: %s",
+        commit.commit_id,
+        endpoint,
+        "queued" if plan.deliveries else "names no story, skipped",
+    )
+    return commit
+
+
+@v3_router.post("/source_commits", response_class=Response)
+async def v3_source_commits(
+    request: Request, body: BodyDep, context: ContextDep, token: TrackerToken = None
+) -> Response:
+    """A v3 ``<source_commit>`` (XML), answered with the commit as v3 XML."""
+    caller_token = _require_token(token)
+    if _media_type(request) not in _XML_TYPES:
+        raise UnsupportedMediaType(f"Content-Type {_media_type(request)!r} is not application/xml")
+    commit = await _ingest("v3_source_commits", body, context, caller_token, read_v3_xml)
+    return Response(render_v3_xml(commit), media_type="application/xml")
+
+
+@v5_router.post("/source_commits", response_class=Response)
+async def v5_source_commits(
+    request: Request, body: BodyDep, context: ContextDep, token: TrackerToken = None
+) -> Response:
+    """A v5 ``{"source_commit": …}`` (JSON), answered with the commit as a v5 resource."""
+    caller_token = _require_token(token)
+    media_type = _media_type(request)
+    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(f"Content-Type {media_type!r} is not application/json")
+    commit = await _ingest("v5_source_commits", body, context, caller_token, read_v5_json)
+    document = {
+        "kind": "source_commit",
+        "commit_id": commit.commit_id,
+        "message": commit.message,
+        "author": commit.author,
+        "url": commit.url,
+    }
+    return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")

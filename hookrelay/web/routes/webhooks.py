@@ -1,0 +1,111 @@
+"""Forge push webhooks: GitHub, Gitea, Forgejo and Gogs at ``/github``, GitLab at ``/gitlab``.
+
+``/services/v3/github_commits?token=`` is Tracker's own GitHub hook URL, so a hook can be
+repointed by changing only the host. A push is answered 202 only once its commits are in the
+durable queue (GitHub gives a hook 10 seconds: "Handling webhook deliveries", GitHub docs).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
+from hookrelay.relay import plan_push, read_webhook
+from hookrelay.web.deps import BodyDep, ContextDep
+
+__all__ = ["WebhookAnswer", "router"]
+
+log = logging.getLogger("hookrelay.web")
+
+router = APIRouter(tags=["webhooks"])
+
+TokenQuery = Annotated[
+    str | None, Query(description="Tracker token for this hook's commits, as in Tracker's URL")
+]
+
+
+class WebhookAnswer(BaseModel):
+    """What became of a webhook: commits queued, already queued, and skipped by reason."""
+
+    event: str
+    repository: str = ""
+    queued: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    skipped_reasons: dict[str, int] = {}
+
+
+async def _receive(
+    endpoint: str, request: Request, body: bytes, context: ContextDep, token: str | None
+) -> WebhookAnswer:
+    context.metrics.received.labels(endpoint=endpoint).inc()
+    event = read_webhook(request.headers, body, context.routing)
+    if isinstance(event, Ping):
+        log.info("ping from %s", event.forge, extra={"repository": event.repository})
+        return WebhookAnswer(event="ping", repository=event.repository)
+    if isinstance(event, IgnoredEvent):
+        return WebhookAnswer(event=event.event)
+    return await _queue(event, context, token)
+
+
+async def _queue(push: Push, context: ContextDep, token: str | None) -> WebhookAnswer:
+    plan = plan_push(push, context.routing, token=token)
+    duplicates = queued = 0
+    if plan.deliveries:
+        # The store is synchronous (SQLite, psycopg); the answer waits for the durable write.
+        result = await run_in_threadpool(
+            context.store.enqueue, plan.deliveries, now=context.clock()
+        )
+        queued, duplicates = result.queued, result.duplicates
+    context.metrics.queued.inc(queued)
+    for reason, count in plan.skipped.items():
+        context.metrics.skipped.labels(reason=reason.value).inc(count)
+    if duplicates:
+        context.metrics.skipped.labels(reason="duplicate").inc(duplicates)
+    answer = WebhookAnswer(
+        event="push",
+        repository=push.repository,
+        queued=queued,
+        duplicates=duplicates,
+        skipped=plan.skipped_total,
+        skipped_reasons={reason.value: count for reason, count in plan.skipped.items()},
+    )
+    log.info(
+        "push to %s %s: %d queued, %d already queued, %d skipped",
+        push.repository or "?",
+        push.ref,
+        queued,
+        duplicates,
+        plan.skipped_total,
+        extra={"forge": push.forge, "delivery": push.delivery_id},
+    )
+    return answer
+
+
+@router.post("/github", status_code=status.HTTP_202_ACCEPTED)
+async def github(
+    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
+) -> WebhookAnswer:
+    """A GitHub, Gitea, Forgejo or Gogs webhook (JSON or ``payload=`` form)."""
+    return await _receive("github", request, body, context, token)
+
+
+@router.post("/services/v3/github_commits", status_code=status.HTTP_202_ACCEPTED)
+async def tracker_github_commits(
+    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
+) -> WebhookAnswer:
+    """The same webhook at Tracker's own URL, ``?token=`` naming the Tracker token."""
+    return await _receive("github_commits", request, body, context, token)
+
+
+@router.post("/gitlab", status_code=status.HTTP_202_ACCEPTED)
+async def gitlab(
+    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
+) -> WebhookAnswer:
+    """A GitLab push hook, checked with ``X-Gitlab-Token`` when a secret is set."""
+    return await _receive("gitlab", request, body, context, token)
