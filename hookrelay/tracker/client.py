@@ -8,13 +8,17 @@ put in a URL, an exception message or a log line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
 
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import (
+    Delivered,
     OutboundRequest,
     Outcome,
     RetryLater,
@@ -22,12 +26,17 @@ from hookrelay.core.tracker_api import (
     build_rendered_request,
     build_source_commit_request,
     interpret_answer,
+    token_fingerprint,
 )
+from hookrelay.exceptions import ConfigError
 
 __all__ = ["DEFAULT_TIMEOUT", "TrackerClient", "make_http_client"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 _MAX_ANSWER = 64 * 1024  # enough for any error text; a huge answer is not read whole
+# A header value h11 accepts: visible ASCII. Anything else would fail inside httpx with the
+# token quoted in the error text, and fail again on every retry.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
@@ -42,7 +51,11 @@ def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
 
 
 class TrackerClient:
-    """Posts ``source_commit``s to one Tracker target with one token."""
+    """Posts ``source_commit``s to one Tracker target with one token.
+
+    A token that cannot travel in an HTTP header (empty, spaces, control or non-ASCII
+    characters) is a ``ConfigError`` here, whose message does not repeat it.
+    """
 
     def __init__(
         self,
@@ -52,6 +65,11 @@ class TrackerClient:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if not _HEADER_SAFE.fullmatch(token):
+            raise ConfigError(
+                "the Tracker token must be visible ASCII characters with no spaces"
+                f" (fingerprint {token_fingerprint(token)})"
+            )
         self._http = http
         self._target = target
         self._token = token
@@ -72,20 +90,46 @@ class TrackerClient:
 
     def _send(self, request: OutboundRequest) -> Outcome:
         try:
+            # follow_redirects per request: whatever client we were handed, a redirect must
+            # not carry the token to another host (it is classified as Refused instead).
             with self._http.stream(
-                request.method, request.url, headers=dict(request.headers), content=request.body
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                content=request.body,
+                follow_redirects=False,
             ) as response:
-                answer = bytearray()
-                for chunk in response.iter_bytes():
-                    answer += chunk
-                    if len(answer) >= _MAX_ANSWER:
-                        break
+                answer = _read_answer(response)
                 outcome = interpret_answer(
-                    response.status_code, response.headers, bytes(answer), now=self._clock()
+                    response.status_code, response.headers, answer, now=self._clock()
                 )
         except httpx.TimeoutException as exc:
             return RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
         except httpx.HTTPError as exc:
-            # httpx messages name the URL at most, never headers, so the token stays out.
-            return RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
-        return outcome
+            # httpx messages name the URL at most, never headers; the token was checked to be
+            # a valid header value, so no error quotes it (_without_token strips it regardless).
+            outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
+        return self._without_token(outcome)
+
+    def _without_token(self, outcome: Outcome) -> Outcome:
+        # Tracker's error text is kept as Tracker's own words, but a server that echoes the
+        # token back (a proxy, a misconfigured stand-in) must not get it into the dead letters.
+        if isinstance(outcome, Delivered) or self._token not in outcome.reason:
+            return outcome
+        return replace(outcome, reason=outcome.reason.replace(self._token, "[token]"))
+
+
+def _read_answer(response: httpx.Response) -> bytes:
+    """Up to ``_MAX_ANSWER`` bytes of the body, or what arrived before the connection broke.
+
+    Once the status line has arrived, Tracker has said what it did with the commit: a 2xx cut
+    off mid-body is still delivered (posting it again would post it twice), and a 4xx/5xx is
+    classified on the error text that did arrive.
+    """
+    answer = bytearray()
+    with suppress(httpx.RequestError):
+        for chunk in response.iter_bytes():
+            answer += chunk
+            if len(answer) >= _MAX_ANSWER:
+                break
+    return bytes(answer)

@@ -1,0 +1,261 @@
+"""The Tracker client against misbehaving servers on loopback: every fault becomes an Outcome."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from hookrelay.core.source_commit import SourceCommit
+from hookrelay.core.tracker_api import Delivered, Refused, RetryLater, TrackerTarget
+from hookrelay.exceptions import ConfigError
+from hookrelay.tracker.client import TrackerClient, make_http_client
+from tests.support.recorder import Recorder, Reply, running_recorder
+from tests.tracker.rawserver import reset, running_raw_server
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+COMMIT = SourceCommit.of(
+    commit_id="4f2a9c1",
+    message="[Finishes #187000001] Torpedoes powered",
+    author="Scotty",
+    url="https://example.test/commit/4f2a9c1",
+)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """The client hookrelay makes for Tracker, with timeouts short enough for a test."""
+    with make_http_client(httpx.Timeout(2.0, connect=2.0)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def shared_recorder() -> Iterator[Recorder]:
+    """One scripted HTTP server for the module (stopping one takes half a second)."""
+    with running_recorder() as running:
+        yield running
+
+
+@pytest.fixture
+def recorder(shared_recorder: Recorder) -> Recorder:
+    """The module's scripted HTTP server, with nothing received and nothing scripted."""
+    with shared_recorder.lock:
+        shared_recorder.received.clear()
+        shared_recorder.script.clear()
+    return shared_recorder
+
+
+def client_for(http: httpx.Client, url: str, version: str = "v5") -> TrackerClient:
+    """A client posting to ``url``/services/``version`` with a fixed clock."""
+    target = TrackerTarget.parse(f"{url}/services/{version}")
+    return TrackerClient(http, target, TOKEN, clock=lambda: NOW)
+
+
+ANSWERS = [
+    (Reply(503, b"down for maintenance"), RetryLater(503, "HTTP 503: down for maintenance")),
+    (
+        Reply(429, b"", (("Retry-After", "120"),)),
+        RetryLater(429, "HTTP 429", retry_after=120.0),
+    ),
+    (
+        Reply(
+            429, b"", (("Retry-After", format_datetime(NOW + timedelta(seconds=90), usegmt=True)),)
+        ),
+        RetryLater(429, "HTTP 429", retry_after=90.0),
+    ),
+    (
+        Reply(500, b"<errors><error>Internal error</error></errors>"),
+        RetryLater(500, "HTTP 500: Internal error"),
+    ),
+    (Reply(401, b"Access Denied."), Refused(401, "HTTP 401: Access Denied.")),
+    (
+        Reply(422, b'{"code":"invalid_parameter","kind":"error","error":"no commit_id"}'),
+        Refused(422, "HTTP 422: no commit_id"),
+    ),
+    (Reply(200, b"\x00\xff not <xml or {json"), Delivered(200)),
+    (Reply(200, b"\x1f\x8b garbage", (("Content-Encoding", "gzip"),)), Delivered(200)),
+    (Reply(201, b""), Delivered(201)),
+]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    ANSWERS,
+    ids=[
+        "503",
+        "429-retry-after-seconds",
+        "429-retry-after-date",
+        "500-v3-errors",
+        "401-access-denied",
+        "422-v5-error",
+        "200-garbage-body",
+        "200-undecodable-gzip",
+        "201-empty",
+    ],
+)
+def test_answer_is_classified(
+    http: httpx.Client, recorder: Recorder, reply: Reply, expected: object
+) -> None:
+    """Each status Tracker might answer becomes delivered, refused with its text, or retry later."""
+    recorder.script.append(reply)
+    assert client_for(http, recorder.url).post(COMMIT) == expected
+
+
+def test_connection_refused_is_retry_later(http: httpx.Client) -> None:
+    """A port where nothing listens means Tracker is down: retry later, no status."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    outcome = client_for(http, url).post(COMMIT)
+    assert isinstance(outcome, RetryLater)
+    assert outcome.status == 0
+    assert "ConnectError" in outcome.reason
+
+
+def test_reset_before_answer_is_retry_later(http: httpx.Client, recorder: Recorder) -> None:
+    """A connection reset before any status line arrived means the commit may not be there."""
+    recorder.script.append(Reply(action="reset"))
+    outcome = client_for(http, recorder.url).post(COMMIT)
+    assert isinstance(outcome, RetryLater)
+    assert outcome.status == 0
+
+
+def _cut_off(status_line: bytes) -> object:
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        connection.sendall(
+            status_line + b"\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nhalf of"
+        )
+        reset(connection)
+        return False
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("status_line", "expected"),
+    [
+        (b"HTTP/1.1 503 Service Unavailable", RetryLater(503, "HTTP 503: half of")),
+        (b"HTTP/1.1 422 Unprocessable Entity", Refused(422, "HTTP 422: half of")),
+        (b"HTTP/1.1 200 OK", Delivered(200)),
+    ],
+    ids=["503", "422", "200"],
+)
+def test_reset_mid_answer_keeps_the_status(
+    http: httpx.Client, status_line: bytes, expected: object
+) -> None:
+    """An answer cut off by a reset is classified by the status that did arrive."""
+    with running_raw_server(_cut_off(status_line)) as server:  # type: ignore[arg-type]
+        assert client_for(http, server.url).post(COMMIT) == expected
+
+
+def test_answer_that_is_not_http_is_retry_later(http: httpx.Client) -> None:
+    """Bytes that are not an HTTP answer are a transport fault: retry later."""
+
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        return False
+
+    with running_raw_server(answer) as server:
+        outcome = client_for(http, server.url).post(COMMIT)
+    assert isinstance(outcome, RetryLater)
+    assert outcome.status == 0
+
+
+def test_server_that_never_answers_times_out(recorder: Recorder) -> None:
+    """A server that takes the request and never answers is given up on after the read timeout."""
+    recorder.script.append(Reply(action="hang"))
+    with make_http_client(httpx.Timeout(0.3, connect=2.0)) as http:
+        outcome = client_for(http, recorder.url).post(COMMIT)
+    assert outcome == RetryLater(0, "Tracker did not answer in time (ReadTimeout)")
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["our-client", "client-that-follows"])
+def test_redirect_to_another_host_is_not_followed(recorder: Recorder, follow: bool) -> None:
+    """A 302 is refused, not followed, even by an httpx client set to follow: the token stays home."""
+    with running_recorder() as elsewhere, httpx.Client(follow_redirects=follow) as http:
+        location = f"{elsewhere.url}/services/v5/source_commits"
+        recorder.script.append(Reply(302, b"", (("Location", location),)))
+        outcome = client_for(http, recorder.url).post(COMMIT)
+        assert elsewhere.received == []
+    assert isinstance(outcome, Refused)
+    assert outcome.status == 302
+    assert location in outcome.reason
+
+
+@pytest.mark.parametrize("version", ["v3", "v5"])
+def test_token_travels_only_in_its_header(
+    http: httpx.Client, recorder: Recorder, version: str
+) -> None:
+    """The token is in X-TrackerToken and nowhere else: not the URL, the body or other headers."""
+    assert client_for(http, recorder.url, version).post(COMMIT) == Delivered(200)
+    (request,) = recorder.received
+    assert request.path == f"/services/{version}/source_commits"
+    assert request.headers["X-TrackerToken"] == TOKEN
+    others = [value for name, value in request.headers.items() if name != "X-TrackerToken"]
+    assert not any(TOKEN in value for value in others)
+    assert TOKEN.encode() not in request.body
+
+
+def test_token_echoed_by_a_server_is_not_kept_in_the_reason(
+    http: httpx.Client, recorder: Recorder
+) -> None:
+    """Error text that quotes the token back is kept without it, since reasons reach the dashboard."""
+    recorder.script.append(Reply(401, f"Invalid token {TOKEN}".encode()))
+    outcome = client_for(http, recorder.url).post(COMMIT)
+    assert outcome == Refused(401, "HTTP 401: Invalid token [token]")
+
+
+def test_huge_error_answer_is_not_read_whole(http: httpx.Client) -> None:
+    """A megabyte of error text ends as a one-line reason of bounded length."""
+
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        size = 1024 * 1024
+        connection.sendall(f"HTTP/1.1 503 Busy\r\nContent-Length: {size}\r\n\r\n".encode())
+        connection.sendall(b"x" * size)
+        return False
+
+    with running_raw_server(answer) as server:
+        outcome = client_for(http, server.url).post(COMMIT)
+    assert isinstance(outcome, RetryLater)
+    assert outcome.status == 503
+    assert len(outcome.reason) <= len("HTTP 503: ") + 300
+
+
+def test_connections_are_reused(http: httpx.Client) -> None:
+    """Several commits to one Tracker travel over one kept-alive connection."""
+
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+        return True
+
+    with running_raw_server(answer) as server:
+        client = client_for(http, server.url)
+        outcomes = [client.post(COMMIT) for _ in range(3)]
+    assert outcomes == [Delivered(200)] * 3
+    assert (server.connections, len(server.requests)) == (1, 3)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "two words", "line\nbreak", "t\u00f6ken", " padded"],
+    ids=["empty", "space", "newline", "non-ascii", "leading-space"],
+)
+def test_token_that_cannot_be_a_header_is_a_config_error(http: httpx.Client, token: str) -> None:
+    """A token no HTTP header can carry stops the client at once, without repeating the token."""
+    target = TrackerTarget.parse("http://127.0.0.1:9/services/v5")
+    with pytest.raises(ConfigError) as caught:
+        TrackerClient(http, target, token)
+    assert token.strip() == "" or token not in str(caught.value)
+
+
+def test_gzip_error_text_is_decoded(http: httpx.Client, recorder: Recorder) -> None:
+    """Error text sent gzip-encoded is read as Tracker's words, not as compressed bytes."""
+    body = gzip.compress(b"<errors><error>Story not found</error></errors>")
+    recorder.script.append(Reply(404, body, (("Content-Encoding", "gzip"),)))
+    assert client_for(http, recorder.url).post(COMMIT) == Refused(404, "HTTP 404: Story not found")
