@@ -141,7 +141,11 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._closed = False
-        self._migrate()
+        try:
+            self._migrate()
+        except StoreError:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._display!r})"
