@@ -7,7 +7,6 @@ for that target's API version) and answered in Tracker's format, errors included
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Annotated
@@ -98,17 +97,11 @@ async def v3_source_commits(
 async def v5_source_commits(
     request: Request, body: BodyDep, context: ContextDep, token: TrackerToken = None
 ) -> Response:
-    """A v5 ``{"source_commit": …}`` (JSON), answered with the commit as a v5 resource."""
+    """A v5 ``{"source_commit": …}`` (JSON), answered with a (still empty) list of comments."""
     caller_token = _require_token(token)
     media_type = _media_type(request)
     if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
         raise UnsupportedMediaType(f"Content-Type {media_type!r} is not application/json")
-    commit = await _ingest("v5_source_commits", body, context, caller_token, read_v5_json)
-    document = {
-        "kind": "source_commit",
-        "commit_id": commit.commit_id,
-        "message": commit.message,
-        "author": commit.author,
-        "url": commit.url,
-    }
-    return Response(json.dumps(document, ensure_ascii=False), media_type="application/json")
+    # v5 answers with the comments it made; they are made when the queued commit is delivered.
+    await _ingest("v5_source_commits", body, context, caller_token, read_v5_json)
+    return Response(b"[]", media_type="application/json")
