@@ -28,7 +28,13 @@ _CREDENTIAL_PATTERNS = (
 )
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is an event field.
-_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn's "color_message" repeats the message with terminal colours; it is never an event field.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class RedactSecrets(logging.Filter):

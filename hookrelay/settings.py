@@ -16,6 +16,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
     retry_first_delay: float = Field(10.0, gt=0, description="seconds before the first retry")
     retry_max_delay: float = Field(3600.0, gt=0, description="longest wait between retries")
     give_up_after: float = Field(72 * 3600.0, ge=0, description="seconds of retrying before dead")
+    keep_finished_days: float = Field(30.0, gt=0, description="days delivered/dead rows are kept")
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
 
     @field_validator("branches", mode="before")
@@ -157,6 +159,15 @@ class Settings(BaseSettings):
             cap=max(self.retry_max_delay, self.retry_first_delay),
             give_up_after=self.give_up_after,
         )
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every token and secret the settings hold, for the log filter to remove."""
+        values = [self.tracker_token, self.github_secret, self.admin_token]
+        for route in self.routes.values():
+            values += [route.token, route.secret]
+        password = urlsplit(self.database_url).password
+        texts = [v.get_secret_value() for v in values if v is not None]
+        return tuple(t for t in (*texts, password or "") if t)
 
 
 def load_settings(config_file: Path | None = None) -> Settings:
