@@ -22,7 +22,7 @@ DEMO_TOKEN = "hookrelay-demo-token"  # noqa: S105 (printed at start-up; the emul
 _V5_CODES = {
     400: "invalid_parameter",
     404: "unfound_resource",
-    405: "route_not_found",
+    405: "route_not_found",  # Tracker answered a wrong method as an unknown route
     415: "invalid_parameter",
     422: "invalid_parameter",
 }
@@ -47,6 +47,11 @@ def create_app(world: World, token: str = DEMO_TOKEN) -> FastAPI:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 (registered for this type only)
+    if exc.status_code == 404 and request.scope.get("route") is None:
+        # No route matched at all: Tracker told that apart from a missing object.
+        return _tracker_error(
+            request, 404, "The route you requested does not exist.", "route_not_found"
+        )
     return _tracker_error(request, exc.status_code, str(exc.detail))
 
 
@@ -55,11 +60,13 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return _tracker_error(request, 404, "The object you tried to access could not be found.")
 
 
-def _tracker_error(request: Request, status: int, message: str) -> Response:
+def _tracker_error(
+    request: Request, status: int, message: str, code: str | None = None
+) -> Response:
     """An error as Tracker answered it on the API version ``request`` was made to."""
     if status == 401:
         return PlainTextResponse("Access Denied.", status_code=401)
     if request.url.path.startswith("/services/v3"):
         return Response(error_v3(message), status_code=status, media_type="application/xml")
-    code = _V5_CODES.get(status, "api_error")
+    code = code or _V5_CODES.get(status, "api_error")
     return JSONResponse(error_v5(code, message), status_code=status)

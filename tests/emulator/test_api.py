@@ -342,3 +342,10 @@ def test_github_body_that_is_not_a_push_is_400(
     )
     assert response.status_code == 400
     assert SafeET.fromstring(response.content).tag == "errors"
+
+
+def test_unknown_route_is_route_not_found(tracker: RunningEmulator, http: httpx.Client) -> None:
+    """A path no route serves is told apart from a missing object, as Tracker's codes did."""
+    response = http.get(f"{tracker.v5_url}/epics", headers=HEADERS)
+    assert response.status_code == 404
+    assert response.json()["code"] == "route_not_found"
