@@ -34,8 +34,15 @@ def register(commands: Any) -> None:
             "and comments, so hookrelay can be tried end to end without Tracker."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port (default: %(default)s; 0 picks a free one)",
+    )
     parser.add_argument(
         "--token", default=DEMO_TOKEN, help="the API token to accept (default: the demo token)"
     )

@@ -2,6 +2,7 @@
 
 One SQLite connection behind one lock: the emulator is a demo and test partner, not a
 production store, and a single writer keeps "same commit twice adds no second comment" simple.
+Every call is one short transaction, so the web routes (async or not) call it directly.
 IDs start where Tracker's were in its last years (seven-digit projects, nine-digit stories), so
 a client that assumed small numbers would show it.
 """
@@ -20,7 +21,7 @@ from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.emulator.workflow import StoryState, StoryType, next_state
 
-__all__ = ["Comment", "Project", "Story", "World"]
+__all__ = ["Comment", "Project", "Story", "World", "commit_comment_text"]
 
 FIRST_PROJECT_ID: Final = 2_600_000
 FIRST_STORY_ID: Final = 187_000_000
@@ -28,6 +29,7 @@ FIRST_COMMENT_ID: Final = 231_000_000
 OWNER_PERSON_ID: Final = 3_100_001
 OWNER_NAME: Final = "Tracker Emulator"
 
+_STORY_COLUMNS = "id, project_id, name, story_type, current_state, created_at, updated_at"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     id INTEGER PRIMARY KEY,
@@ -204,13 +206,11 @@ class World:
             )
         return story
 
-    _STORY_COLUMNS = "id, project_id, name, story_type, current_state, created_at, updated_at"
-
     def stories(self, project_id: int) -> list[Story]:
         """The stories of a project, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {self._STORY_COLUMNS} FROM stories WHERE project_id = ? ORDER BY id",  # noqa: S608
+                f"SELECT {_STORY_COLUMNS} FROM stories WHERE project_id = ? ORDER BY id",  # noqa: S608
                 (project_id,),
             ).fetchall()
         return [_story(row) for row in rows]
@@ -219,7 +219,7 @@ class World:
         """The story with this ID in this project, or None."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {self._STORY_COLUMNS} FROM stories WHERE id = ? AND project_id = ?",  # noqa: S608
+                f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ? AND project_id = ?",  # noqa: S608
                 (story_id, project_id),
             ).fetchone()
         return None if row is None else _story(row)
