@@ -1,11 +1,263 @@
-"""``hookrelay serve``: being built (see the open issue)."""
+"""``hookrelay serve`` (receiver and delivery workers in one process) and ``hookrelay worker``.
+
+Both build their settings, logging, store and HTTP client here, at the entry point, and hand
+them to the app factory and the worker. Both stop gracefully on SIGTERM or SIGINT: the receiver
+stops accepting connections and finishes its requests, the workers lease nothing more, finish
+the posts in flight and release what they had not started (``hookrelay.delivery.worker``).
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["register"]
+import httpx
+import uvicorn
+
+from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL
+from hookrelay.delivery import DeliveryWorker
+from hookrelay.exceptions import ConfigError
+from hookrelay.logs import configure_logging
+from hookrelay.metrics import RelayMetrics
+from hookrelay.queue import QueueStore, open_store
+from hookrelay.settings import Settings, load_settings
+from hookrelay.tracker.client import make_http_client
+from hookrelay.web import create_app
+
+__all__ = ["delivery_http_client", "delivery_worker", "register", "run_serve", "run_worker"]
+
+log = logging.getLogger("hookrelay.serve")
+
+_SECONDS_PER_DAY = 86400.0
 
 
 def register(commands: Any) -> None:
-    """Add this module's commands to the command line."""
+    """Add ``serve`` and ``worker`` to the command line."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the receiver and the delivery workers",
+        description=(
+            "Receive GitHub/Gitea/Gogs/GitLab webhooks and Tracker source_commits, queue them "
+            "durably, and deliver them to Tracker. Settings: HOOKRELAY_* variables or --config."
+        ),
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; HOOKRELAY_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080; HOOKRELAY_PORT)")
+    _common(serve)
+    serve.set_defaults(handler=run_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run the delivery workers only",
+        description=(
+            "Deliver queued commits to Tracker without receiving any: for deployments that run "
+            "receivers and workers apart on one PostgreSQL queue."
+        ),
+    )
+    _common(worker)
+    worker.set_defaults(handler=run_worker)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML settings file")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), help="log lines as text or JSON objects"
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings, with command-line options over the environment and the file."""
+    settings = load_settings(args.config)
+    overrides = {
+        name: value
+        for name in ("host", "port", "log_format")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if overrides:
+        try:
+            settings = Settings.model_validate({**settings.model_dump(), **overrides})
+        except ValueError as exc:
+            raise ConfigError(f"bad command-line option: {exc}") from None
+    return settings
+
+
+def _describe_database(url: str) -> str:
+    """The queue's URL without its password, for the start-up line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def _announce(settings: Settings) -> None:
+    """Say plainly at start-up what cannot work yet, instead of failing commit by commit."""
+    if settings.tracker_token is None and not any(r.token for r in settings.routes.values()):
+        log.warning(
+            "no Tracker token is configured (HOOKRELAY_TRACKER_TOKEN): only commits that bring "
+            "their own token are relayed (?token= in the hook URL, X-TrackerToken on "
+            "/services/v3|v5/source_commits)"
+        )
+    if settings.tracker_url == DEFAULT_TRACKER_URL:
+        log.warning(
+            "HOOKRELAY_TRACKER_URL is not set: commits go to %s, which closed in 2025; point it "
+            "at a Tracker-compatible server (try `hookrelay emulate`)",
+            DEFAULT_TRACKER_URL,
+        )
+
+
+def delivery_http_client(settings: Settings) -> httpx.Client:
+    """The HTTP client the workers post with, its timeout well inside a lease."""
+    # A post must end well inside its lease, or another worker could take it over and post the
+    # commit a second time (see hookrelay.delivery.worker).
+    limit = min(10.0, settings.lease_seconds / 3)
+    return make_http_client(httpx.Timeout(limit, connect=min(3.0, limit)))
+
+
+def delivery_worker(
+    settings: Settings, store: QueueStore, http: httpx.Client, metrics: RelayMetrics
+) -> DeliveryWorker:
+    """The delivery worker the settings describe (timings, concurrency, retry policy)."""
+    return DeliveryWorker(
+        store,
+        http,
+        policy=settings.retry_policy,
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval,
+        keep_finished=settings.keep_finished_days * _SECONDS_PER_DAY,
+        metrics=metrics,
+    )
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn SIGTERM and SIGINT into ``stop``, the handlers uvicorn restores and re-raises into."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, telling the workers to stop taking work as soon as a signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop the workers and the receiver together."""
+        log.info("%s received: stopping", signal.Signals(sig).name)
+        self._on_exit()
+        super().handle_exit(sig, frame)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the listening socket here, so a busy port is one clear line rather than a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Receive and deliver until SIGTERM/SIGINT; 0 after a graceful stop."""
+    settings = _settings(args)
+    configure_logging(
+        settings.log_format, level=settings.log_level, secrets=settings.secret_values()
+    )
+    sock = _listen(settings.host, settings.port)
+    store = open_store(settings.database_url)
+    http = delivery_http_client(settings)
+    metrics = RelayMetrics()
+    stop = threading.Event()
+    config = uvicorn.Config(
+        create_app(settings, store, metrics=metrics),
+        log_config=None,
+        lifespan="off",
+        timeout_graceful_shutdown=15,
+        server_header=False,
+    )
+    server = _Server(config, on_exit=stop.set)
+
+    def deliver() -> None:
+        try:
+            delivery_worker(settings, store, http, metrics).run(stop)
+        except BaseException:
+            # Receiving without delivering would only fill the queue: stop, and let the
+            # supervisor restart the whole process.
+            log.exception("the delivery workers stopped unexpectedly; shutting down")
+            server.should_exit = True
+            raise
+
+    host, port = sock.getsockname()[:2]
+    _announce(settings)
+    log.info(
+        "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
+        host,
+        port,
+        _describe_database(settings.database_url),
+        settings.tracker_url,
+        extra={"event": "started", "port": port},
+    )
+    workers = threading.Thread(target=deliver, name="hookrelay-workers")
+    try:
+        with _stop_on_signals(stop):
+            workers.start()
+            server.run(sockets=[sock])
+            stop.set()
+            workers.join()
+    finally:
+        stop.set()
+        if workers.is_alive():
+            workers.join()
+        http.close()
+        store.close()
+        sock.close()
+    log.info("hookrelay stopped", extra={"event": "stopped"})
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Deliver until SIGTERM/SIGINT; 0 after a graceful stop."""
+    settings = _settings(args)
+    configure_logging(
+        settings.log_format, level=settings.log_level, secrets=settings.secret_values()
+    )
+    store = open_store(settings.database_url)
+    http = delivery_http_client(settings)
+    stop = threading.Event()
+    log.info(
+        "hookrelay worker delivering from %s",
+        _describe_database(settings.database_url),
+        extra={"event": "started"},
+    )
+    try:
+        with _stop_on_signals(stop):
+            delivery_worker(settings, store, http, RelayMetrics()).run(stop)
+    finally:
+        http.close()
+        store.close()
+    return 0
