@@ -15,6 +15,9 @@ from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import NewDelivery, QueueStore, open_store
 from hookrelay.tracker.client import make_http_client
+
+# The queue suite's fresh database of every kind, so the replica tests run over each store.
+from tests.queue.conftest import queue_database  # noqa: F401 - a fixture, used by name
 from tests.support.recorder import Recorder, Reply, running_recorder
 
 TOKEN = "0123456789abcdef0123456789abcdef"
