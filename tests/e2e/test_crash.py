@@ -1,0 +1,197 @@
+"""``hookrelay serve`` as a real process: kill -9 with commits in flight, restart, all arrives.
+
+The target is a stand-in that parks requests at a gate in front of the emulator, so commits are
+provably in flight when the process dies. Released afterwards, the parked posts reach Tracker
+although the relay never heard the answer; the restarted relay posts them again when their
+leases expire, and Tracker keeps one comment per commit, as it always did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from hookrelay.queue import State, open_store
+from tests.e2e.conftest import FAST, SECRET
+from tests.e2e.standin import standin
+from tests.e2e.test_delivery import signed_headers
+from tests.support.emulator import running_emulator
+from tests.web.conftest import push_body, pushed_commit
+
+CONCURRENCY = 3
+
+
+@dataclass
+class ServeProcess:
+    """A running ``hookrelay serve`` and the JSON log lines it has written so far."""
+
+    process: subprocess.Popen[bytes]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def logged(self, message_part: str) -> bool:
+        """Whether some log line so far contains ``message_part``."""
+        return any(message_part in line.get("message", "") for line in list(self.lines))
+
+
+def _read_log(serve: ServeProcess) -> None:
+    assert serve.process.stderr is not None
+    for raw in serve.process.stderr:
+        try:
+            serve.lines.append(json.loads(raw))
+        except ValueError:
+            serve.lines.append({"message": raw.decode("utf-8", "replace")})
+
+
+@contextmanager
+def hookrelay_serve(env: dict[str, str]) -> Iterator[ServeProcess]:
+    """Start ``hookrelay serve --port 0 --log-format json``; wait until /healthz answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hookrelay", "serve", "--port", "0", "--log-format", "json"],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    serve = ServeProcess(process)
+    reader = threading.Thread(target=_read_log, args=(serve,), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not serve.url:
+            started = [line for line in list(serve.lines) if line.get("event") == "started"]
+            if started and "port" in started[0]:
+                serve.url = f"http://127.0.0.1:{started[0]['port']}"
+            elif process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"hookrelay serve did not start: {serve.lines}")
+            else:
+                time.sleep(0.05)
+        while True:
+            try:
+                if httpx.get(f"{serve.url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield serve
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        reader.join(5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _wait(condition: Any, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _environment(database_url: str, tracker_url: str, token: str) -> dict[str, str]:
+    timings = {f"HOOKRELAY_{name.upper()}": str(value) for name, value in FAST.items()}
+    return {
+        **timings,
+        "HOOKRELAY_CONCURRENCY": str(CONCURRENCY),
+        "HOOKRELAY_LEASE_SECONDS": "2",
+        "HOOKRELAY_DATABASE_URL": database_url,
+        "HOOKRELAY_TRACKER_URL": tracker_url,
+        "HOOKRELAY_TRACKER_TOKEN": token,
+        "HOOKRELAY_GITHUB_SECRET": SECRET,
+    }
+
+
+def _post_pushes(url: str, story: int, pushes: int, per_push: int) -> list[str]:
+    ids = []
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for p in range(pushes):
+            commits = [
+                pushed_commit(f"{p:020x}{n:020x}", f"[#{story}] push {p} commit {n}")
+                for n in range(per_push)
+            ]
+            body = push_body(commits, branch=f"branch-{p}")
+            answer = client.post(
+                "/github", content=body, headers=signed_headers(body, "X-GitHub-Event")
+            )
+            assert answer.status_code == 202
+            assert answer.json()["queued"] == per_push
+            ids += [c["id"] for c in commits]
+    return ids
+
+
+def test_kill_9_with_commits_in_flight_then_restart_delivers_everything(database_url: str) -> None:
+    """A serve killed with -9 mid-delivery loses nothing: the restarted one delivers the rest."""
+    with running_emulator() as tracker, standin(tracker.base_url) as gate:
+        project = tracker.create_project("crash")
+        story = tracker.create_story(project, "Survives kill -9", "feature")
+        gate.hold()
+        gate.open()
+        env = _environment(database_url, gate.url, tracker.token)
+        with hookrelay_serve(env) as first:
+            ids = _post_pushes(first.url, story, pushes=3, per_push=4)
+            gate.wait_for_held(CONCURRENCY)
+            first.process.send_signal(signal.SIGKILL)
+            first.process.wait(10)
+        gate.release()  # the parked posts reach Tracker; the dead relay never hears of it
+        with hookrelay_serve(env) as second:
+            _wait(
+                lambda: (
+                    set(Counter(c["commit_identifier"] for c in tracker.comments(project, story)))
+                    == set(ids)
+                ),
+                "every commit on the story",
+            )
+            store = open_store(database_url)
+            try:
+                _wait(
+                    lambda: store.counts()[State.DELIVERED] == len(ids), "every delivery recorded"
+                )
+            finally:
+                store.close()
+            second.process.send_signal(signal.SIGTERM)
+            assert second.process.wait(30) == 0
+        comments = Counter(c["commit_identifier"] for c in tracker.comments(project, story))
+        assert comments == Counter(ids)
+
+
+def test_sigterm_finishes_posts_in_flight_and_releases_the_rest(database_url: str) -> None:
+    """SIGTERM lets the posts in flight finish, leaves nothing leased, and exits 0."""
+    with running_emulator() as tracker, standin(tracker.base_url) as gate:
+        project = tracker.create_project("graceful")
+        story = tracker.create_story(project, "Stops cleanly", "feature")
+        gate.hold()
+        gate.open()
+        env = _environment(database_url, gate.url, tracker.token)
+        with hookrelay_serve(env) as serve:
+            ids = _post_pushes(serve.url, story, pushes=2, per_push=4)
+            gate.wait_for_held(CONCURRENCY)
+            serve.process.send_signal(signal.SIGTERM)
+            _wait(lambda: serve.logged("SIGTERM received"), "the stop to begin")
+            gate.release()
+            assert serve.process.wait(30) == 0
+        assert any("hookrelay stopped" in line.get("message", "") for line in serve.lines)
+        store = open_store(database_url)
+        try:
+            counts = store.counts()
+        finally:
+            store.close()
+        assert counts[State.LEASED] == 0
+        assert counts[State.DELIVERED] == CONCURRENCY
+        assert counts[State.PENDING] == len(ids) - CONCURRENCY
+        assert len(tracker.comments(project, story)) == CONCURRENCY
