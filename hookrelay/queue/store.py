@@ -4,9 +4,11 @@ Every store (``sqlite.py``, the embedded default; ``postgres.py``, for several r
 the same contract suite (``tests/queue/test_store_contract.py``). Times are seconds since the
 epoch, passed in by the caller, so the store never reads a clock of its own.
 
-A queued commit moves through the states of ``hookrelay.core.lifecycle``:
-pending → leased → delivered | waiting | dead (waiting → leased again when due; leased → pending
-again when its lease expires, which is how a crash re-delivers).
+A queued commit moves through the states of ``hookrelay.core.lifecycle`` (its table is the
+spec, and the contract suite checks every store against it): pending → leased → delivered |
+waiting | dead; waiting → leased again when due; leased → leased again, as a new attempt, once
+its lease expires, which is how a crash re-delivers; released → pending; dead or waiting →
+pending on a manual retry.
 """
 
 from __future__ import annotations
