@@ -106,7 +106,7 @@ def running_recorder() -> Iterator[Recorder]:
     state = Recorder(url=f"http://{host}:{port}")
     server.RequestHandlerClass = _handler(state)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state
