@@ -175,7 +175,9 @@ class DeliveryWorker:
             decision = decide(
                 outcome,
                 attempts=delivery.attempts,
-                first_attempt_at=delivery.first_attempt_at or now,
+                first_attempt_at=(
+                    now if delivery.first_attempt_at is None else delivery.first_attempt_at
+                ),
                 now=now,
                 policy=self._policy,
                 rand=self._rand,
