@@ -1,0 +1,142 @@
+"""Reading a git repository for the hooks, with GitPython: which commits are new, and their text.
+
+*New to the repository* (post-receive) means reachable from a branch this push updated and
+from no ref as it stood before the push, i.e. ``git rev-list NEW... --not OLD... OTHERS...``
+where OLD are the updated refs' previous values and OTHERS every ref the push left alone.
+So a new branch of old commits sends nothing, a deletion sends nothing, a forced push sends
+only the rewritten commits, and a commit pushed to several branches at once is listed once.
+Tags are never a source of commits. With a branch filter, only the filtered branches count on
+both sides: a commit first pushed to an unrelayed branch is sent when it reaches a relayed one.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from hookrelay.core.source_commit import SourceCommit
+from hookrelay.exceptions import RepositoryError
+from hookrelay.hooks.commit_text import read_git_commit, source_commit
+from hookrelay.hooks.settings import HookSettings
+
+__all__ = [
+    "RefUpdate",
+    "head_commit",
+    "new_commits",
+    "open_repository",
+    "read_commit",
+    "read_ref_updates",
+    "read_settings",
+    "state_folder",
+]
+
+_UPDATE = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) (\S+)$")
+_SETTING_KEYS = ("url", "token", "commiturl", "branches", "allcommits", "foregroundseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RefUpdate:
+    """One line of post-receive's standard input: a ref moved from ``old`` to ``new``."""
+
+    old: str
+    new: str
+    ref: str
+
+    @property
+    def created(self) -> bool:
+        """The ref did not exist before the push."""
+        return not self.old.strip("0")
+
+    @property
+    def deleted(self) -> bool:
+        """The push deleted the ref."""
+        return not self.new.strip("0")
+
+
+def read_ref_updates(stdin: bytes) -> list[RefUpdate]:
+    """Read post-receive's ``<old> <new> <ref>`` lines; anything else is ignored."""
+    updates = []
+    for line in stdin.decode("utf-8", errors="replace").splitlines():
+        match = _UPDATE.match(line.strip())
+        if match is not None:
+            updates.append(RefUpdate(*match.groups()))
+    return updates
+
+
+def open_repository(path: str | Path | None = None) -> git.Repo:
+    """Open the repository a hook runs in (``GIT_DIR`` or the current folder), or ``path``."""
+    try:
+        if path is None:
+            return git.Repo(search_parent_directories=True)
+        return git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        where = path if path is not None else "the current folder"
+        raise RepositoryError(f"{where} is not a git repository") from exc
+
+
+def state_folder(repo: git.Repo) -> Path:
+    """Where hookrelay keeps its spool and log: ``hookrelay`` in the common git folder."""
+    return Path(repo.common_dir) / "hookrelay"
+
+
+def read_settings(repo: git.Repo) -> HookSettings:
+    """The ``hookrelay.*`` settings from ``git config`` (ConfigError when missing or bad)."""
+    values = {}
+    for key in _SETTING_KEYS:
+        values[key] = repo.git.config("--get", f"hookrelay.{key}", with_exceptions=False)
+    return HookSettings.from_values(values)
+
+
+def new_commits(repo: git.Repo, updates: list[RefUpdate], settings: HookSettings) -> list[str]:
+    """The commits this push made new to the repository, parents before children."""
+    wanted = [update for update in updates if settings.wants_ref(update.ref)]
+    include = [
+        update.new
+        for update in wanted
+        if update.ref.startswith("refs/heads/") and not update.deleted
+    ]
+    if not include:
+        return []
+    exclude = [update.old for update in wanted if not update.created]
+    updated = {update.ref for update in updates}
+    listing = repo.git.for_each_ref("--format=%(objectname) %(refname)")
+    for line in listing.splitlines():
+        objectname, _, ref = line.partition(" ")
+        if ref not in updated and settings.wants_ref(ref):
+            exclude.append(objectname)
+    revisions = "".join(f"{name}\n" for name in include) + "".join(f"^{n}\n" for n in exclude)
+    # Through stdin: a repository can have more refs than a command line can hold.
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(revisions.encode("ascii"))
+        stdin.seek(0)
+        try:
+            listed = repo.git.rev_list("--reverse", "--topo-order", "--stdin", istream=stdin)
+        except git.GitCommandError as exc:
+            raise RepositoryError(f"git rev-list failed: {exc.stderr.strip()}") from exc
+    return str(listed).split()
+
+
+def head_commit(repo: git.Repo, settings: HookSettings) -> list[str]:
+    """The commit post-commit just made, if its branch is relayed (none on a detached HEAD
+    when a branch filter is set)."""
+    try:
+        commit = repo.head.commit.hexsha
+    except ValueError:
+        return []  # an unborn branch
+    ref = "HEAD" if repo.head.is_detached else repo.head.ref.path
+    return [commit] if settings.wants_ref(ref) else []
+
+
+def read_commit(repo: git.Repo, commit_id: str, url_template: str) -> SourceCommit | None:
+    """The ``source_commit`` for one commit, or ``None`` when the repository lacks it."""
+    try:
+        stream = repo.odb.stream(bytes.fromhex(commit_id))
+    except ValueError:
+        return None
+    if stream.type != b"commit":
+        return None
+    return source_commit(commit_id, read_git_commit(stream.read()), url_template)

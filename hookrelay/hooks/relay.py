@@ -1,0 +1,113 @@
+"""Sending a repository's spool to Tracker, oldest first, inside a time budget.
+
+One pass takes the spooled commits in order and, for each: reads it from the repository, drops
+it if it names no story (unless every commit is wanted), posts it over one kept-alive HTTP
+connection, and acts on Tracker's answer:
+
+==============  =================================================================
+answer          what happens
+==============  =================================================================
+``Delivered``   the entry leaves the spool
+``Refused``     the entry moves to ``refused/`` and the log says why; the pass goes on
+``RetryLater``  the entry stays; the pass stops (Tracker is down or overloaded), and
+                the next run of the hook starts again from the oldest entry
+==============  =================================================================
+
+The pass also stops when the clock passes the deadline; the caller then hands the rest to a
+background process (see ``hookrelay.hooks.run``).
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hookrelay.core.source_commit import SourceCommit
+from hookrelay.core.tracker_api import Delivered, Refused
+from hookrelay.exceptions import RepositoryError
+from hookrelay.hooks.commit_text import names_story
+from hookrelay.hooks.hook_log import HookLog
+from hookrelay.hooks.spool import Spool
+from hookrelay.tracker.client import TrackerClient
+
+__all__ = ["PassEnd", "RelayReport", "send_spool"]
+
+#: Reads one spooled commit; ``None`` when the repository no longer has it.
+CommitReader = Callable[[str], SourceCommit | None]
+
+
+class PassEnd(enum.Enum):
+    """Why a pass over the spool ended (STOPPED: Tracker or the repository failed)."""
+
+    EMPTY = "empty"
+    STOPPED = "stopped"
+    OUT_OF_TIME = "out of time"
+
+
+@dataclass
+class RelayReport:
+    """What the hook did, for the one line the person who pushed sees."""
+
+    sent: int = 0
+    skipped: int = 0
+    refused: int = 0
+    problem: str = ""
+
+    def summary(self, log_path: str) -> str:
+        """One line for the pusher, or '' when there is nothing worth saying."""
+        if self.problem:
+            return (
+                f"hookrelay: {self.sent} sent; {self.problem}; the rest is spooled for the next run"
+            )
+        if self.sent or self.refused:
+            return (
+                f"hookrelay: {self.sent} sent to Tracker, {self.refused} refused (see {log_path})"
+            )
+        return ""
+
+
+def send_spool(
+    spool: Spool,
+    read: CommitReader,
+    client: TrackerClient,
+    log: HookLog,
+    report: RelayReport,
+    *,
+    all_commits: bool,
+    deadline: float | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> PassEnd:
+    """Send what the spool holds, oldest first, until it is empty, Tracker fails, or time is up."""
+    for entry in spool.pending():
+        if deadline is not None and clock() >= deadline:
+            return PassEnd.OUT_OF_TIME
+        try:
+            commit = read(entry.commit_id)
+        except RepositoryError as exc:
+            report.problem = f"could not read commit {entry.commit_id}: {exc}"
+            log.write(f"waiting {entry.commit_id}: {report.problem}")
+            return PassEnd.STOPPED
+        if commit is None:
+            log.write(f"dropped {entry.commit_id}: not in the repository")
+            spool.remove(entry)
+            continue
+        if not all_commits and not names_story(commit):
+            report.skipped += 1
+            spool.remove(entry)
+            continue
+        outcome = client.post(commit)
+        if isinstance(outcome, Delivered):
+            report.sent += 1
+            spool.remove(entry)
+            log.write(f"sent {entry.commit_id}: HTTP {outcome.status}")
+        elif isinstance(outcome, Refused):
+            report.refused += 1
+            spool.refuse(entry)
+            log.write(f"refused {entry.commit_id}: {outcome.reason} (kept in hookrelay/refused)")
+        else:
+            report.problem = f"Tracker unavailable ({outcome.reason})"
+            log.write(f"waiting {entry.commit_id}: {report.problem}")
+            return PassEnd.STOPPED
+    return PassEnd.EMPTY

@@ -1,0 +1,118 @@
+"""Commits a hook has yet to hand to Tracker, kept in the repository until Tracker takes them.
+
+Layout, shared with the shell hooks so either form can send what the other spooled::
+
+    <state>/spool/<time>.<pid>.<n>.<commit id>   one empty file a commit; names sort oldest first
+    <state>/refused/<same name>                  commits Tracker refused for good (see the log)
+    <state>/lock/pid                             held by the one hook sending right now
+
+``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. The lock is a
+directory because ``mkdir`` is atomic everywhere, POSIX sh included; a lock whose holder has
+died is taken over.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Spool", "SpoolEntry"]
+
+_COMMIT_ID = re.compile(r"^[0-9a-f]+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SpoolEntry:
+    """One spooled commit, named so that names sort oldest first."""
+
+    name: str
+
+    @property
+    def commit_id(self) -> str:
+        """The git hash or svn revision this entry stands for."""
+        return self.name.rsplit(".", 1)[-1]
+
+
+class Spool:
+    """The spool folder of one repository (see the module's layout)."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.folder = state / "spool"
+        self.refused_folder = state / "refused"
+        self._lock = state / "lock"
+
+    def create(self) -> None:
+        """Make the folders, private to the user the hook runs as."""
+        for folder in (self.folder, self.refused_folder):
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
+        """Spool each commit not already waiting, in the given (oldest first) order."""
+        waiting = {entry.commit_id for entry in self.pending()}
+        added = 0
+        for number, commit_id in enumerate(commit_ids, start=1):
+            if not _COMMIT_ID.match(commit_id) or commit_id in waiting:
+                continue
+            waiting.add(commit_id)
+            (self.folder / f"{now:010d}.{pid:07d}.{number:06d}.{commit_id}").touch()
+            added += 1
+        return added
+
+    def pending(self) -> list[SpoolEntry]:
+        """Every spooled commit, oldest first."""
+        try:
+            names = [path.name for path in self.folder.iterdir()]
+        except FileNotFoundError:
+            return []
+        return sorted(SpoolEntry(name) for name in names if _COMMIT_ID.match(name.rsplit(".")[-1]))
+
+    def remove(self, entry: SpoolEntry) -> None:
+        """Forget an entry: it was delivered, names no story, or its commit is gone."""
+        (self.folder / entry.name).unlink(missing_ok=True)
+
+    def refuse(self, entry: SpoolEntry) -> None:
+        """Move an entry Tracker refused for good aside, where a person can look at it."""
+        source = self.folder / entry.name
+        if source.exists():
+            source.replace(self.refused_folder / entry.name)
+
+    def try_lock(self) -> bool:
+        """Take the sending lock; False when another live hook holds it."""
+        if self._take_lock():
+            return True
+        try:
+            holder = int((self._lock / "pid").read_text().strip())
+        except (OSError, ValueError):
+            return False  # being taken right now, or written by something we do not know
+        if _alive(holder):
+            return False
+        # The holder died without unlocking (killed, machine reset): take the lock over.
+        shutil.rmtree(self._lock, ignore_errors=True)
+        return self._take_lock()
+
+    def unlock(self) -> None:
+        """Give the sending lock back."""
+        shutil.rmtree(self._lock, ignore_errors=True)
+
+    def _take_lock(self) -> bool:
+        try:
+            self._lock.mkdir()
+        except FileExistsError:
+            return False
+        (self._lock / "pid").write_text(f"{os.getpid()}\n")
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
