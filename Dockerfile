@@ -1,0 +1,42 @@
+# hookrelay: the relay service (receiver + delivery workers) in one container.
+#
+#   docker build -t hookrelay .
+#   docker run -p 8080:8080 -v hookrelay-data:/data \
+#     -e HOOKRELAY_TRACKER_URL=https://tracker.example/services/v5 \
+#     -e HOOKRELAY_TRACKER_TOKEN=... -e HOOKRELAY_GITHUB_SECRET=... hookrelay
+#
+# The embedded SQLite queue lives in the /data volume; set HOOKRELAY_DATABASE_URL to a
+# postgresql:// URL to share one queue between replicas (then /data holds nothing).
+
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /src
+# Only what the wheel is built from, so edits to tests or docs do not bust the cache.
+COPY pyproject.toml README.md ./
+COPY hooks ./hooks
+COPY hookrelay ./hookrelay
+RUN python -m venv /opt/hookrelay \
+    && /opt/hookrelay/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+ENV PATH=/opt/hookrelay/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    HOOKRELAY_DATABASE_URL=sqlite:////data/hookrelay.db \
+    HOOKRELAY_PORT=8080
+RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin hookrelay \
+    && mkdir -p /data \
+    && chown hookrelay:hookrelay /data
+COPY --from=build /opt/hookrelay /opt/hookrelay
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8080
+# The standard library only: the slim image has no curl, and the port follows HOOKRELAY_PORT.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HOOKRELAY_PORT', '8080'), timeout=4)"]
+# uvicorn and the workers stop gracefully on SIGTERM (what `docker stop` sends).
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["hookrelay"]
+CMD ["serve", "--host", "0.0.0.0"]
