@@ -1,16 +1,13 @@
 """End to end: a real receiver (uvicorn) and real workers over a real queue, SQLite or PostgreSQL.
 
 Every test that takes ``database_url`` runs twice: on a SQLite file and on a fresh PostgreSQL
-schema. PostgreSQL tests read ``HOOKRELAY_TEST_POSTGRES_URL``; without it they skip on a laptop
-and fail under CI (``CI`` set), so a pipeline cannot pass by skipping them.
+schema (``tests.web.databases``: skipped on a laptop without PostgreSQL, failed under CI).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from hookrelay.cli.serve import delivery_http_client, delivery_worker
@@ -26,9 +22,9 @@ from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import QueueStore, State, open_store
 from hookrelay.settings import Settings
 from hookrelay.web import create_app
+from tests.web.databases import KINDS, fresh_database
 from tests.web.server import running_app
 
-POSTGRES_ENV = "HOOKRELAY_TEST_POSTGRES_URL"
 SECRET = "It's a Secret to Everybody"
 
 # Fast timings so retries and lease expiry happen in a test's time, never fixed sleeps.
@@ -41,32 +37,11 @@ FAST = {
 }
 
 
-def postgres_base_url() -> str:
-    """The test server's URL; skip without one locally, fail without one in CI."""
-    url = os.environ.get(POSTGRES_ENV, "").strip()
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {POSTGRES_ENV} is not: the PostgreSQL tests must run")
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    return url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty queue database: a SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'queue.db'}"
-        return
-    base = postgres_base_url()
-    schema = f"hookrelay_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @dataclass

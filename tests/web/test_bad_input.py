@@ -11,6 +11,7 @@ import pytest
 
 from hookrelay.core.signatures import sign
 from tests.web.conftest import SECRET, Receiver, push_body, pushed_commit, start_receiver
+from tests.web.databases import KINDS, fresh_database
 
 LIMIT = 64 * 1024
 
@@ -186,10 +187,16 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Receiver]:
-    """One receiver for the whole matrix, with a small body limit (each case checks the queue)."""
-    with start_receiver(tmp_path_factory.mktemp("bad-input"), max_body_bytes=LIMIT) as receiver:
+@pytest.fixture(scope="module", params=KINDS)
+def limited(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Receiver]:
+    """One receiver per queue kind for the whole matrix, with a small body limit."""
+    folder = tmp_path_factory.mktemp("bad-input")
+    with (
+        fresh_database(request.param, folder) as url,
+        start_receiver(folder, max_body_bytes=LIMIT, database_url=url) as receiver,
+    ):
         yield receiver
 
 
