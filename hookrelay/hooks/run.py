@@ -126,9 +126,14 @@ def _relay(
         while spool.try_lock():
             try:
                 end = send_spool(
-                    spool, read, client, log, report,
-                    all_commits=settings.all_commits, deadline=deadline,
-                )  # fmt: skip
+                    spool,
+                    read,
+                    client,
+                    log,
+                    report,
+                    all_commits=settings.all_commits,
+                    deadline=deadline,
+                )
             finally:
                 spool.unlock()
             if end is PassEnd.OUT_OF_TIME:
