@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -185,61 +185,59 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Receive and deliver until SIGTERM/SIGINT; 0 after a graceful stop."""
+    """Receive and deliver until SIGTERM/SIGINT; 0 after a graceful stop, 1 if workers failed."""
     settings = _settings(args)
     configure_logging(
         settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    sock = _listen(settings.host, settings.port)
-    store = open_store(settings.database_url)
-    http = delivery_http_client(settings)
-    metrics = RelayMetrics()
-    stop = threading.Event()
-    config = uvicorn.Config(
-        create_app(settings, store, metrics=metrics),
-        log_config=None,
-        lifespan="off",
-        timeout_graceful_shutdown=15,
-        server_header=False,
-    )
-    server = _Server(config, on_exit=stop.set)
+    with ExitStack() as resources:
+        sock = resources.enter_context(_listen(settings.host, settings.port))
+        store = open_store(settings.database_url)
+        resources.callback(store.close)
+        http = resources.enter_context(delivery_http_client(settings))
+        metrics = RelayMetrics()
+        stop = threading.Event()
+        config = uvicorn.Config(
+            create_app(settings, store, metrics=metrics),
+            log_config=None,
+            lifespan="off",
+            timeout_graceful_shutdown=15,
+            server_header=False,
+        )
+        server = _Server(config, on_exit=stop.set)
+        failed = threading.Event()
 
-    def deliver() -> None:
-        try:
-            delivery_worker(settings, store, http, metrics).run(stop)
-        except BaseException:
-            # Receiving without delivering would only fill the queue: stop, and let the
-            # supervisor restart the whole process.
-            log.exception("the delivery workers stopped unexpectedly; shutting down")
-            server.should_exit = True
-            raise
+        def deliver() -> None:
+            try:
+                delivery_worker(settings, store, http, metrics).run(stop)
+            except Exception:
+                # Receiving without delivering would only fill the queue: stop, and let the
+                # supervisor restart the whole process.
+                log.exception("the delivery workers stopped unexpectedly; shutting down")
+                failed.set()
+                server.should_exit = True
 
-    host, port = sock.getsockname()[:2]
-    _announce(settings)
-    log.info(
-        "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
-        host,
-        port,
-        _describe_database(settings.database_url),
-        settings.tracker_url,
-        extra={"event": "started", "port": port},
-    )
-    workers = threading.Thread(target=deliver, name="hookrelay-workers")
-    try:
+        host, port = sock.getsockname()[:2]
+        _announce(settings)
+        log.info(
+            "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
+            host,
+            port,
+            _describe_database(settings.database_url),
+            settings.tracker_url,
+            extra={"event": "started", "port": port},
+        )
+        workers = threading.Thread(target=deliver, name="hookrelay-workers")
         with _stop_on_signals(stop):
             workers.start()
-            server.run(sockets=[sock])
-            stop.set()
-            workers.join()
-    finally:
-        stop.set()
-        if workers.is_alive():
-            workers.join()
-        http.close()
-        store.close()
-        sock.close()
+            try:
+                server.run(sockets=[sock])
+            finally:
+                # The receiver has answered its last request; now the posts in flight finish.
+                stop.set()
+                workers.join()
     log.info("hookrelay stopped", extra={"event": "stopped"})
-    return 0
+    return 1 if failed.is_set() else 0
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -248,18 +246,16 @@ def run_worker(args: argparse.Namespace) -> int:
     configure_logging(
         settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    store = open_store(settings.database_url)
-    http = delivery_http_client(settings)
-    stop = threading.Event()
-    log.info(
-        "hookrelay worker delivering from %s",
-        _describe_database(settings.database_url),
-        extra={"event": "started"},
-    )
-    try:
+    with ExitStack() as resources:
+        store = open_store(settings.database_url)
+        resources.callback(store.close)
+        http = resources.enter_context(delivery_http_client(settings))
+        stop = threading.Event()
+        log.info(
+            "hookrelay worker delivering from %s",
+            _describe_database(settings.database_url),
+            extra={"event": "started"},
+        )
         with _stop_on_signals(stop):
             delivery_worker(settings, store, http, RelayMetrics()).run(stop)
-    finally:
-        http.close()
-        store.close()
     return 0
