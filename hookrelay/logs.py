@@ -123,4 +123,6 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # httpx logs every request at INFO; the worker already writes one line per delivery.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return handler

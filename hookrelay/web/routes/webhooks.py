@@ -82,7 +82,7 @@ async def _queue(push: Push, context: ContextDep, token: str | None) -> WebhookA
         queued,
         duplicates,
         plan.skipped_total,
-        extra={"forge": push.forge, "delivery": push.delivery_id},
+        extra={"forge": push.forge, "delivery": push.delivery_id or "-"},
     )
     return answer
 
