@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -22,9 +22,16 @@ from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
 
+from hookrelay.cli.listening import listen, url_host
 from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL
 from hookrelay.delivery import DeliveryWorker
+from hookrelay.emulator.app import DEMO_TOKEN
+from hookrelay.emulator.app import create_app as create_emulator_app
+from hookrelay.emulator.demo import banner, seed_demo
+from hookrelay.emulator.world import World
 from hookrelay.exceptions import ConfigError
 from hookrelay.logs import configure_logging
 from hookrelay.metrics import RelayMetrics
@@ -84,7 +91,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     }
     if overrides:
         try:
-            settings = Settings.model_validate({**settings.model_dump(), **overrides})
+            # Only the fields that were set, so model_fields_set still tells what was configured.
+            given = settings.model_dump(include=settings.model_fields_set)
+            settings = Settings.model_validate({**given, **overrides})
         except ValueError as exc:
             raise ConfigError(f"bad command-line option: {exc}") from None
     return settings
@@ -98,8 +107,16 @@ def _describe_database(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
-def _announce(settings: Settings) -> None:
+def _announce(settings: Settings, emulator: BuiltInEmulator | None) -> None:
     """Say plainly at start-up what cannot work yet, instead of failing commit by commit."""
+    if emulator is not None:
+        log.warning(
+            "no Tracker is configured (HOOKRELAY_TRACKER_URL): delivering to the built-in "
+            "Tracker emulator; set HOOKRELAY_TRACKER_URL to deliver to a real server"
+        )
+        for line in emulator.banner.splitlines():
+            log.info("%s", line)
+        return
     if settings.tracker_token is None and not any(r.token for r in settings.routes.values()):
         log.warning(
             "no Tracker token is configured (HOOKRELAY_TRACKER_TOKEN): only commits that bring "
@@ -108,10 +125,41 @@ def _announce(settings: Settings) -> None:
         )
     if settings.tracker_url == DEFAULT_TRACKER_URL:
         log.warning(
-            "HOOKRELAY_TRACKER_URL is not set: commits go to %s, which closed in 2025; point it "
-            "at a Tracker-compatible server (try `hookrelay emulate`)",
+            "HOOKRELAY_TRACKER_URL is %s, which closed in 2025: point it at a Tracker-compatible "
+            "server",
             DEFAULT_TRACKER_URL,
         )
+
+
+EMULATOR_PATH = "/emulator"
+
+
+@dataclass(frozen=True)
+class BuiltInEmulator:
+    """The Tracker emulator ``serve`` mounts at ``/emulator`` when no Tracker is configured."""
+
+    world: World
+    app: FastAPI
+    settings: Settings
+    banner: str
+
+
+def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
+    """A demo Tracker inside the relay, and the settings that deliver to it.
+
+    A newcomer's first run then shows a commit move a story, with nothing else to start; the
+    emulator accepts the configured token, or the demo token when none is set.
+    """
+    world = World.open()
+    demo = seed_demo(world)
+    token = settings.tracker_token.get_secret_value() if settings.tracker_token else DEMO_TOKEN
+    base_url = relay_url + EMULATOR_PATH
+    delivering = settings.model_copy(
+        update={"tracker_url": f"{base_url}/services/v5", "tracker_token": SecretStr(token)}
+    )
+    return BuiltInEmulator(
+        world, create_emulator_app(world, token), delivering, banner(base_url, token, demo)
+    )
 
 
 def delivery_http_client(settings: Settings) -> httpx.Client:
@@ -169,21 +217,6 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket here, so a busy port is one clear line rather than a traceback."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-    # without it every answer waits ~40 ms on Nagle and delayed ACKs.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return sock
-
-
 def run_serve(args: argparse.Namespace) -> int:
     """Receive and deliver until SIGTERM/SIGINT; 0 after a graceful stop, 1 if workers failed."""
     settings = _settings(args)
@@ -191,14 +224,23 @@ def run_serve(args: argparse.Namespace) -> int:
         settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
     with ExitStack() as resources:
-        sock = resources.enter_context(_listen(settings.host, settings.port))
+        sock = resources.enter_context(listen(settings.host, settings.port))
         store = open_store(settings.database_url)
         resources.callback(store.close)
         http = resources.enter_context(delivery_http_client(settings))
         metrics = RelayMetrics()
         stop = threading.Event()
+        host, port = sock.getsockname()[:2]
+        emulator = None
+        if "tracker_url" not in settings.model_fields_set:
+            emulator = _built_in_emulator(f"http://{url_host(host)}:{port}", settings)
+            resources.callback(emulator.world.close)
+            settings = emulator.settings
+        app = create_app(settings, store, metrics=metrics)
+        if emulator is not None:
+            app.mount(EMULATOR_PATH, emulator.app)
         config = uvicorn.Config(
-            create_app(settings, store, metrics=metrics),
+            app,
             log_config=None,
             lifespan="off",
             timeout_graceful_shutdown=15,
@@ -217,8 +259,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 failed.set()
                 server.should_exit = True
 
-        host, port = sock.getsockname()[:2]
-        _announce(settings)
+        _announce(settings, emulator)
         log.info(
             "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
             host,

@@ -66,7 +66,9 @@ def _tracker_error(
     """An error as Tracker answered it on the API version ``request`` was made to."""
     if status == 401:
         return PlainTextResponse("Access Denied.", status_code=401)
-    if request.url.path.startswith("/services/v3"):
+    # Mounted inside ``hookrelay serve`` (at /emulator), the path starts with the mount point.
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    if path.startswith("/services/v3"):
         return Response(error_v3(message), status_code=status, media_type="application/xml")
     code = code or _V5_CODES.get(status, "api_error")
     return JSONResponse(error_v5(code, message), status_code=status)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from hookrelay.emulator.workflow import STORY_TYPES
 from hookrelay.emulator.world import Project, Story, World
 
-__all__ = ["DEMO_PROJECT_NAME", "DemoProject", "seed_demo"]
+__all__ = ["DEMO_PROJECT_NAME", "DemoProject", "banner", "seed_demo"]
 
 DEMO_PROJECT_NAME = "hookrelay demo"
 
@@ -38,3 +39,33 @@ def seed_demo(world: World) -> DemoProject:
         for story_type in STORY_TYPES
     )
     return DemoProject(project, stories)
+
+
+def banner(base_url: str, token: str, demo: DemoProject) -> str:
+    """What the emulator tells a newcomer: its URLs, its token, the demo stories, a curl to try."""
+    v5 = f"{base_url}/services/v5"
+    header = shlex.quote(f"X-TrackerToken: {token}")
+    lines = [
+        f"Tracker emulator on {base_url}",
+        f"  v5 API (JSON): {v5}",
+        f"  v3 API (XML):  {base_url}/services/v3",
+        f"  token:         {token}",
+        f"  project {demo.project.id} ({demo.project.name}):",
+    ]
+    lines += [
+        f"    {story.story_type:<8} {story.id}  {story.name} ({story.current_state})"
+        for story in demo.stories
+    ]
+    if demo.stories:
+        feature = demo.stories[0]
+        body = (
+            '{"source_commit": {"commit_id": "abc123", "author": "Scotty", "url": "",'
+            f' "message": "[Finishes #{feature.id}] Torpedoes powered"}}}}'
+        )
+        lines += [
+            "  try:",
+            f"    curl -H {header} -H 'Content-Type: application/json' \\",
+            f"      -d {shlex.quote(body)} {v5}/source_commits",
+            f"    curl -H {header} {v5}/projects/{demo.project.id}/stories/{feature.id}",
+        ]
+    return "\n".join(lines)

@@ -153,3 +153,34 @@ def test_worker_delivers_what_is_queued_and_stops_on_sigterm(tmp_path: Path) -> 
             assert store.counts()[State.DELIVERED] == 1
         finally:
             store.close()
+
+
+def test_with_no_tracker_configured_a_push_moves_a_demo_story(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no Tracker URL, serve runs the built-in emulator at /emulator: a push finishes a story."""
+    monkeypatch.delenv("HOOKRELAY_TRACKER_URL", raising=False)
+    monkeypatch.delenv("HOOKRELAY_TRACKER_TOKEN", raising=False)
+    env = {
+        "HOOKRELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}",
+        "HOOKRELAY_POLL_INTERVAL": "0.05",
+    }
+    with hookrelay_serve(env) as serve:
+        assert serve.logged("delivering to the built-in Tracker emulator")
+        api = f"{serve.url}/emulator/services/v5"
+        auth = {"X-TrackerToken": "hookrelay-demo-token"}
+        (project,) = httpx.get(f"{api}/projects", headers=auth).json()
+        stories = httpx.get(f"{api}/projects/{project['id']}/stories", headers=auth).json()
+        feature = next(s for s in stories if s["story_type"] == "feature")
+        body = push_body([pushed_commit("c" * 40, f"[Finishes #{feature['id']}] demo")])
+        answer = httpx.post(
+            f"{serve.url}/github", content=body, headers=signed_headers(body, "X-GitHub-Event")
+        )
+        assert answer.status_code == 202
+        story_url = f"{api}/projects/{project['id']}/stories/{feature['id']}"
+        deadline = time.monotonic() + 30
+        while httpx.get(story_url, headers=auth).json()["current_state"] != "finished":
+            assert time.monotonic() < deadline, "the push never finished the demo story"
+            time.sleep(0.05)
+        (comment,) = httpx.get(f"{story_url}/comments", headers=auth).json()
+        assert comment["commit_identifier"] == "c" * 40
