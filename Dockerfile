@@ -24,6 +24,7 @@ ENV PATH=/opt/hookrelay/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOOKRELAY_DATABASE_URL=sqlite:////data/hookrelay.db \
+    HOOKRELAY_HOST=0.0.0.0 \
     HOOKRELAY_PORT=8080
 RUN useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin hookrelay \
     && mkdir -p /data \
@@ -38,5 +39,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('HOOKRELAY_PORT', '8080'), timeout=4)"]
 # uvicorn and the workers stop gracefully on SIGTERM (what `docker stop` sends).
 STOPSIGNAL SIGTERM
+# The same command the README's quick start runs (scripts/run ends in it).
 ENTRYPOINT ["hookrelay"]
-CMD ["serve", "--host", "0.0.0.0"]
+CMD ["serve"]
