@@ -24,12 +24,11 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from hookrelay.core.backoff import RetryPolicy
 from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL, TrackerTarget
 from hookrelay.exceptions import ConfigError, HookrelayError
-from hookrelay.queue.database_url import DEFAULT_DATABASE_URL
+from hookrelay.queue.database_url import DEFAULT_DATABASE_URL, check_database_url
 
 __all__ = ["DEFAULT_DATABASE_URL", "RouteSettings", "Settings", "load_settings"]
 
 _ENV_PREFIX = "HOOKRELAY_"
-_DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
 
 def _split_globs(value: Any) -> Any:
@@ -121,9 +120,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _valid_database_url(cls, value: str) -> str:
-        if not value.startswith(_DATABASE_SCHEMES):
-            raise ValueError(f"{value.split(':', 1)[0]!r} is not sqlite:///… or postgresql://…")
-        return value
+        try:
+            check_database_url(value)
+        except HookrelayError as exc:
+            # A ValueError lets pydantic name the setting in front of the reason.
+            raise ValueError(str(exc)) from None
+        return value.strip()
 
     @field_validator("routes")
     @classmethod

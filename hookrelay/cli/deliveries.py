@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
+from hookrelay.settings import load_settings
 
 __all__ = ["DATABASE_URL_ENV", "register"]
 
@@ -40,7 +41,10 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--database-url",
         metavar="URL",
-        help=f"sqlite:///PATH or postgresql://… (default: ${DATABASE_URL_ENV})",
+        help=f"sqlite:///PATH or postgresql://… (default: ${DATABASE_URL_ENV}, or --config)",
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="the TOML settings file serve is given"
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -71,8 +75,10 @@ def _positive(text: str) -> int:
 
 
 def _database_url(args: argparse.Namespace) -> str:
-    """Where the queue is. The seam for ``hookrelay.settings`` once commands share it."""
-    return args.database_url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+    """Where the queue is: --database-url, else the settings serve reads (env over --config)."""
+    if args.database_url:
+        return str(args.database_url)
+    return load_settings(args.config).database_url
 
 
 def _open(args: argparse.Namespace) -> QueueStore:

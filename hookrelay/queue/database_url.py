@@ -20,7 +20,7 @@ from hookrelay.queue.postgres import PostgresStore
 from hookrelay.queue.sqlite import SqliteStore
 from hookrelay.queue.store import QueueStore
 
-__all__ = ["DEFAULT_DATABASE_URL", "open_store", "sqlite_path"]
+__all__ = ["DEFAULT_DATABASE_URL", "check_database_url", "open_store", "sqlite_path"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./hookrelay.db"
 
@@ -38,6 +38,23 @@ def sqlite_path(database_url: str) -> str:
     return path
 
 
+def check_database_url(database_url: str) -> str:
+    """Return the scheme (``sqlite`` or ``postgresql``) of a URL hookrelay can use; ConfigError
+    naming what it accepts for any other. Opens nothing."""
+    url = database_url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "sqlite":
+        sqlite_path(url)
+        return "sqlite"
+    if scheme in {"postgresql", "postgres"}:
+        return "postgresql"
+    # The URL may hold a password: name only its scheme.
+    raise ConfigError(
+        f"database URL scheme {scheme or '(none)'!r} is not supported: "
+        "use sqlite:///PATH or postgresql://USER@HOST/DATABASE"
+    )
+
+
 def open_store(database_url: str, *, create: bool = True) -> QueueStore:
     """Open the queue ``database_url`` names, bringing its schema up to date.
 
@@ -45,12 +62,7 @@ def open_store(database_url: str, *, create: bool = True) -> QueueStore:
     A URL hookrelay cannot use is a ``ConfigError``; a database that cannot be reached or
     opened is a ``StoreError``. The URL may hold a password: errors name only its scheme.
     """
-    scheme = urlsplit(database_url.strip()).scheme.lower()
-    if scheme == "sqlite":
-        return SqliteStore(sqlite_path(database_url.strip()), create=create)
-    if scheme in {"postgresql", "postgres"}:
-        return PostgresStore(database_url.strip())
-    raise ConfigError(
-        f"database URL scheme {scheme or '(none)'!r} is not supported: "
-        "use sqlite:///PATH or postgresql://USER@HOST/DATABASE"
-    )
+    url = database_url.strip()
+    if check_database_url(url) == "sqlite":
+        return SqliteStore(sqlite_path(url), create=create)
+    return PostgresStore(url)
