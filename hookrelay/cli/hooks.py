@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +79,8 @@ def _register_hooks(commands: Any) -> None:
     )
     install.add_argument(
         "--all-commits",
-        action="store_true",
-        help="also send commits that name no story (Tracker ignores them)",
+        action=argparse.BooleanOptionalAction,
+        help="also send commits that name no story (Tracker ignores them); default: no",
     )
     install.add_argument(
         "--foreground-seconds",
@@ -152,8 +153,8 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
         if args.kind != "git":
             raise InputError("--branches applies to git repositories only")
         values["branches"] = args.branches
-    if args.all_commits:
-        values["allcommits"] = "true"
+    if args.all_commits is not None:
+        values["allcommits"] = "true" if args.all_commits else "false"
     if args.foreground_seconds is not None:
         if args.foreground_seconds < 0:
             raise InputError("--foreground-seconds must be 0 or more")
@@ -191,6 +192,7 @@ def run_uninstall(args: argparse.Namespace) -> int:
 
 def run_hook(args: argparse.Namespace) -> int:
     """Run the chained hook, then relay; exit with the chained hook's status, whatever happens."""
+    started = time.monotonic()
     stdin: bytes | None = None
     if args.job == "git-post-receive" and not args.resend:
         stdin = sys.stdin.buffer.read()
@@ -207,10 +209,12 @@ def run_hook(args: argparse.Namespace) -> int:
             status = 126
     try:
         if args.job == "svn-post-commit":
-            summary = run_svn_hook(Path(args.repository), args.revision, resend=args.resend)
+            summary = run_svn_hook(
+                Path(args.repository), args.revision, resend=args.resend, started=started
+            )
         else:
             job = args.job.removeprefix("git-")
-            summary = run_git_hook(job, stdin or b"", resend=args.resend)
+            summary = run_git_hook(job, stdin or b"", resend=args.resend, started=started)
     except Exception as exc:  # noqa: BLE001 - a hook must never fail the push it serves
         summary = f"hookrelay: nothing sent: {type(exc).__name__}: {_one_line(str(exc))}"
     if summary:

@@ -55,8 +55,11 @@ def run_chained(hook_path: str | None, args: Sequence[str], stdin: bytes | None)
     return subprocess.run([str(chained.absolute()), *args], input=stdin, check=False).returncode
 
 
-def run_git_hook(job: str, stdin: bytes, *, resend: bool) -> str:
-    """Relay a git push (``post-receive``) or commit (``post-commit``); return the summary."""
+def run_git_hook(job: str, stdin: bytes, *, resend: bool, started: float | None = None) -> str:
+    """Relay a git push (``post-receive``) or commit (``post-commit``); return the summary.
+
+    ``started`` (``time.monotonic()``) is when the hook began: the time budget counts from it.
+    """
     with git_reader.open_repository() as repo:
         state = git_reader.state_folder(repo)
         try:
@@ -78,10 +81,12 @@ def run_git_hook(job: str, stdin: bytes, *, resend: bool) -> str:
 
         respawn = ["hook", f"git-{job}", "--resend"]
         log = HookLog(state / "hookrelay.log", job, settings.token)
-        return _relay(spool, read, settings, log, respawn)
+        return _relay(spool, read, settings, log, respawn, started=started)
 
 
-def run_svn_hook(repository: Path, revision: str | None, *, resend: bool) -> str:
+def run_svn_hook(
+    repository: Path, revision: str | None, *, resend: bool, started: float | None = None
+) -> str:
     """Relay one Subversion revision (post-commit); return the summary."""
     repository = repository.resolve()
     state = svn_reader.state_folder(repository)
@@ -99,7 +104,7 @@ def run_svn_hook(repository: Path, revision: str | None, *, resend: bool) -> str
 
     respawn = ["hook", "svn-post-commit", "--resend", str(repository)]
     log = HookLog(state / "hookrelay.log", "post-commit", settings.token)
-    return _relay(spool, read, settings, log, respawn)
+    return _relay(spool, read, settings, log, respawn, started=started)
 
 
 def _not_configured(state: Path, job: str, exc: ConfigError) -> str:
@@ -109,11 +114,17 @@ def _not_configured(state: Path, job: str, exc: ConfigError) -> str:
 
 
 def _relay(
-    spool: Spool, read: CommitReader, settings: HookSettings, log: HookLog, respawn: list[str]
+    spool: Spool,
+    read: CommitReader,
+    settings: HookSettings,
+    log: HookLog,
+    respawn: list[str],
+    *,
+    started: float | None,
 ) -> str:
     background = os.environ.get(BACKGROUND_ENV) == "1"
     budget = None if background else settings.foreground_seconds
-    deadline = None if budget is None else time.monotonic() + budget
+    deadline = None if budget is None else (started or time.monotonic()) + budget
     timeout = DEFAULT_TIMEOUT
     if budget is not None:
         # In the foreground no single request may outlast the whole budget.
