@@ -96,6 +96,7 @@ def test_existing_git_hook_is_chained_with_same_stdin(
     assert [c.commit_id for c in received_commits(recorder)] == [commit]
 
 
+@pytest.mark.svn
 def test_existing_svn_hook_is_chained_with_same_arguments(
     svn_world: SvnWorld, recorder: Recorder, form: str
 ) -> None:
@@ -124,6 +125,7 @@ def test_uninstall_puts_the_old_hook_back_and_removes_settings(git_world: GitWor
     assert "hookrelay" not in (git_world.server / "config").read_text()
 
 
+@pytest.mark.svn
 def test_svn_install_writes_a_private_conf(svn_world: SvnWorld, form: str) -> None:
     """svn settings go to conf/hookrelay.conf, readable by its owner only; uninstall removes it."""
     install("svn", svn_world.repository, form, URL, "--commit-url", "https://s.example/r%H")

@@ -28,7 +28,9 @@ SCRIPTS = [
 ]
 COMMON = re.compile(r"# --- hookrelay common: begin.*# --- hookrelay common: end\n", re.S)
 AWK_PROGRAM = re.search(r"HR_RENDER_AWK='(.*?)'\n", SCRIPTS[0].read_text(), re.S)
+# Every awk this machine has (Debian's default is mawk; gawk where installed), at least "awk".
 AWKS = [name for name in ("gawk", "mawk", "original-awk", "busybox") if shutil.which(name)]
+AWKS = AWKS or ["awk"]
 URL_TEMPLATE = "https://git.example.com/c/%H?a&b"
 
 
