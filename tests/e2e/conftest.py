@@ -22,7 +22,7 @@ from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import QueueStore, State, open_store
 from hookrelay.settings import Settings
 from hookrelay.web import create_app
-from tests.web.databases import KINDS, fresh_database
+from tests.support.databases import KINDS, fresh_database
 from tests.web.server import running_app
 
 SECRET = "It's a Secret to Everybody"

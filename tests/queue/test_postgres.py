@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -18,11 +20,11 @@ def test_a_dropped_connection_is_reopened(queue_database: QueueDatabase) -> None
     """After the server ends the store's session, one call fails with StoreError and the next
     reconnects; nothing committed is lost."""
     # A name of its own, so the test ends this store's session and no one else's.
-    name = queue_database.schema
+    name = f"hookrelay_test_{uuid.uuid4().hex[:12]}"
     store = PostgresStore(f"{queue_database.url}&application_name={name}")
     try:
         store.enqueue([new_delivery(1)], now=0.0)
-        with psycopg.connect(queue_database.admin_url, autocommit=True) as admin:
+        with psycopg.connect(queue_database.url, autocommit=True) as admin:
             ended = admin.execute(
                 "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = %s",
                 (name,),

@@ -10,8 +10,8 @@ import defusedxml.ElementTree as SafeET
 import pytest
 
 from hookrelay.core.signatures import sign
+from tests.support.databases import KINDS, fresh_database
 from tests.web.conftest import SECRET, Receiver, push_body, pushed_commit, start_receiver
-from tests.web.databases import KINDS, fresh_database
 
 LIMIT = 64 * 1024
 

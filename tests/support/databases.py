@@ -1,7 +1,9 @@
-"""Fresh queue databases for receiver and end-to-end tests: a SQLite file or a PostgreSQL schema.
+"""Fresh queue databases for every suite: a SQLite file, or a PostgreSQL schema of its own.
 
 PostgreSQL tests read ``HOOKRELAY_TEST_POSTGRES_URL``. Without it they skip on a laptop and
-fail under CI (``CI`` set), so a pipeline cannot pass by skipping them.
+fail under CI (``CI`` set), so a pipeline cannot pass by skipping them. Each database is a schema
+of its own (``search_path`` in the URL), dropped afterwards, so parallel and repeated runs never
+see each other's rows.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def postgres_base_url() -> str:
     return url
 
 
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` with libpq ``options`` that put every table in ``schema``."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
 @contextmanager
 def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     """The URL of an empty queue database of ``kind``, removed afterwards."""
@@ -39,9 +47,8 @@ def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     schema = f"hookrelay_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base, autocommit=True) as admin:
         admin.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in base else "?"
     try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+        yield with_search_path(base, schema)
     finally:
         with psycopg.connect(base, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
