@@ -27,12 +27,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from hookrelay.cli.serve import delivery_http_client, delivery_worker
 from hookrelay.core.signatures import sign
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import TrackerTarget
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import open_store
+from hookrelay.service import delivery_http_client, delivery_worker
 from hookrelay.settings import Settings
 from hookrelay.tracker.client import TrackerClient, make_http_client
 from hookrelay.web import create_app

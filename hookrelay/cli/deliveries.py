@@ -18,7 +18,6 @@ from typing import Any
 
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
-from hookrelay.settings import load_settings
 
 __all__ = ["DATABASE_URL_ENV", "register"]
 
@@ -78,6 +77,8 @@ def _database_url(args: argparse.Namespace) -> str:
     """Where the queue is: --database-url, else the settings serve reads (env over --config)."""
     if args.database_url:
         return str(args.database_url)
+    from hookrelay.settings import load_settings
+
     return load_settings(args.config).database_url
 
 

@@ -10,13 +10,10 @@ import argparse
 import sqlite3
 from typing import Any
 
-import uvicorn
-
-from hookrelay.cli.listening import listen, url_host
-from hookrelay.emulator.app import DEMO_TOKEN, create_app
-from hookrelay.emulator.demo import banner, seed_demo
+from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
 from hookrelay.emulator.world import World
 from hookrelay.exceptions import ConfigError
+from hookrelay.listening import listen, url_host
 
 __all__ = ["DEFAULT_PORT", "register", "run"]
 
@@ -53,6 +50,10 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Seed the demo project, print how to reach it, and serve until interrupted."""
+    import uvicorn
+
+    from hookrelay.emulator.app import create_app
+
     if not args.token:
         raise ConfigError("--token must not be empty")
     try:

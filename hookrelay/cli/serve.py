@@ -1,50 +1,16 @@
 """``hookrelay serve`` (receiver and delivery workers in one process) and ``hookrelay worker``.
 
-Both build their settings, logging, store and HTTP client here, at the entry point, and hand
-them to the app factory and the worker. Both stop gracefully on SIGTERM or SIGINT: the receiver
-stops accepting connections and finishes its requests, the workers lease nothing more, finish
-the posts in flight and release what they had not started (``hookrelay.delivery.worker``).
+The arguments only: the process they start is ``hookrelay.service``, imported when a command
+runs so that other commands (a git hook) do not load the web stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-import uvicorn
-from fastapi import FastAPI
-from pydantic import SecretStr
-
-from hookrelay.cli.listening import listen, url_host
-from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL
-from hookrelay.delivery import DeliveryWorker
-from hookrelay.emulator.app import DEMO_TOKEN
-from hookrelay.emulator.app import create_app as create_emulator_app
-from hookrelay.emulator.demo import banner, seed_demo
-from hookrelay.emulator.world import World
-from hookrelay.exceptions import ConfigError
-from hookrelay.logs import configure_logging
-from hookrelay.metrics import RelayMetrics
-from hookrelay.queue import QueueStore, open_store
-from hookrelay.settings import Settings, load_settings
-from hookrelay.tracker.client import make_http_client
-from hookrelay.web import create_app
-
-__all__ = ["delivery_http_client", "delivery_worker", "register", "run_serve", "run_worker"]
-
-log = logging.getLogger("hookrelay.serve")
-
-_SECONDS_PER_DAY = 86400.0
+__all__ = ["register", "run_serve", "run_worker"]
 
 
 def register(commands: Any) -> None:
@@ -81,222 +47,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """The settings, with command-line options over the environment and the file."""
-    settings = load_settings(args.config)
-    overrides = {
-        name: value
-        for name in ("host", "port", "log_format")
-        if (value := getattr(args, name, None)) is not None
-    }
-    if overrides:
-        try:
-            # Only the fields that were set, so model_fields_set still tells what was configured.
-            given = settings.model_dump(include=settings.model_fields_set)
-            settings = Settings.model_validate({**given, **overrides})
-        except ValueError as exc:
-            raise ConfigError(f"bad command-line option: {exc}") from None
-    return settings
-
-
-def _describe_database(url: str) -> str:
-    """The queue's URL without its password, for the start-up line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
-
-
-def _announce(settings: Settings, emulator: BuiltInEmulator | None) -> None:
-    """Say plainly at start-up what cannot work yet, instead of failing commit by commit."""
-    if emulator is not None:
-        log.warning(
-            "no Tracker is configured (HOOKRELAY_TRACKER_URL): delivering to the built-in "
-            "Tracker emulator; set HOOKRELAY_TRACKER_URL to deliver to a real server"
-        )
-        for line in emulator.banner.splitlines():
-            log.info("%s", line)
-        return
-    if settings.tracker_token is None and not any(r.token for r in settings.routes.values()):
-        log.warning(
-            "no Tracker token is configured (HOOKRELAY_TRACKER_TOKEN): only commits that bring "
-            "their own token are relayed (?token= in the hook URL, X-TrackerToken on "
-            "/services/v3|v5/source_commits)"
-        )
-    if settings.tracker_url == DEFAULT_TRACKER_URL:
-        log.warning(
-            "HOOKRELAY_TRACKER_URL is %s, which closed in 2025: point it at a Tracker-compatible "
-            "server",
-            DEFAULT_TRACKER_URL,
-        )
-
-
-EMULATOR_PATH = "/emulator"
-
-
-@dataclass(frozen=True)
-class BuiltInEmulator:
-    """The Tracker emulator ``serve`` mounts at ``/emulator`` when no Tracker is configured."""
-
-    world: World
-    app: FastAPI
-    settings: Settings
-    banner: str
-
-
-def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
-    """A demo Tracker inside the relay, and the settings that deliver to it.
-
-    A newcomer's first run then shows a commit move a story, with nothing else to start; the
-    emulator accepts the configured token, or the demo token when none is set.
-    """
-    world = World.open()
-    demo = seed_demo(world)
-    token = settings.tracker_token.get_secret_value() if settings.tracker_token else DEMO_TOKEN
-    base_url = relay_url + EMULATOR_PATH
-    delivering = settings.model_copy(
-        update={"tracker_url": f"{base_url}/services/v5", "tracker_token": SecretStr(token)}
-    )
-    return BuiltInEmulator(
-        world, create_emulator_app(world, token), delivering, banner(base_url, token, demo)
-    )
-
-
-def delivery_http_client(settings: Settings) -> httpx.Client:
-    """The HTTP client the workers post with, its timeout well inside a lease."""
-    # A post must end well inside its lease, or another worker could take it over and post the
-    # commit a second time (see hookrelay.delivery.worker).
-    limit = min(10.0, settings.lease_seconds / 3)
-    return make_http_client(httpx.Timeout(limit, connect=min(3.0, limit)))
-
-
-def delivery_worker(
-    settings: Settings, store: QueueStore, http: httpx.Client, metrics: RelayMetrics
-) -> DeliveryWorker:
-    """The delivery worker the settings describe (timings, concurrency, retry policy)."""
-    return DeliveryWorker(
-        store,
-        http,
-        policy=settings.retry_policy,
-        concurrency=settings.concurrency,
-        lease_seconds=settings.lease_seconds,
-        poll_interval=settings.poll_interval,
-        keep_finished=settings.keep_finished_days * _SECONDS_PER_DAY,
-        metrics=metrics,
-    )
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Turn SIGTERM and SIGINT into ``stop``, the handlers uvicorn restores and re-raises into."""
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info("%s received: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, telling the workers to stop taking work as soon as a signal arrives."""
-
-    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_exit = on_exit
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """Stop the workers and the receiver together."""
-        log.info("%s received: stopping", signal.Signals(sig).name)
-        self._on_exit()
-        super().handle_exit(sig, frame)
-
-
 def run_serve(args: argparse.Namespace) -> int:
-    """Receive and deliver until SIGTERM/SIGINT; 0 after a graceful stop, 1 if workers failed."""
-    settings = _settings(args)
-    configure_logging(
-        settings.log_format, level=settings.log_level, secrets=settings.secret_values()
-    )
-    with ExitStack() as resources:
-        sock = resources.enter_context(listen(settings.host, settings.port))
-        store = open_store(settings.database_url)
-        resources.callback(store.close)
-        http = resources.enter_context(delivery_http_client(settings))
-        metrics = RelayMetrics()
-        stop = threading.Event()
-        host, port = sock.getsockname()[:2]
-        emulator = None
-        if "tracker_url" not in settings.model_fields_set:
-            emulator = _built_in_emulator(f"http://{url_host(host)}:{port}", settings)
-            resources.callback(emulator.world.close)
-            settings = emulator.settings
-        app = create_app(settings, store, metrics=metrics)
-        if emulator is not None:
-            app.mount(EMULATOR_PATH, emulator.app)
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            lifespan="off",
-            timeout_graceful_shutdown=15,
-            server_header=False,
-        )
-        server = _Server(config, on_exit=stop.set)
-        failed = threading.Event()
+    """Receive and deliver until SIGTERM/SIGINT."""
+    from hookrelay import service
 
-        def deliver() -> None:
-            try:
-                delivery_worker(settings, store, http, metrics).run(stop)
-            except Exception:
-                # Receiving without delivering would only fill the queue: stop, and let the
-                # supervisor restart the whole process.
-                log.exception("the delivery workers stopped unexpectedly; shutting down")
-                failed.set()
-                server.should_exit = True
-
-        _announce(settings, emulator)
-        log.info(
-            "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
-            host,
-            port,
-            _describe_database(settings.database_url),
-            settings.tracker_url,
-            extra={"event": "started", "port": port},
-        )
-        workers = threading.Thread(target=deliver, name="hookrelay-workers")
-        with _stop_on_signals(stop):
-            workers.start()
-            try:
-                server.run(sockets=[sock])
-            finally:
-                # The receiver has answered its last request; now the posts in flight finish.
-                stop.set()
-                workers.join()
-    log.info("hookrelay stopped", extra={"event": "stopped"})
-    return 1 if failed.is_set() else 0
+    return service.serve(service.settings_from(args))
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Deliver until SIGTERM/SIGINT; 0 after a graceful stop."""
-    settings = _settings(args)
-    configure_logging(
-        settings.log_format, level=settings.log_level, secrets=settings.secret_values()
-    )
-    with ExitStack() as resources:
-        store = open_store(settings.database_url)
-        resources.callback(store.close)
-        http = resources.enter_context(delivery_http_client(settings))
-        stop = threading.Event()
-        log.info(
-            "hookrelay worker delivering from %s",
-            _describe_database(settings.database_url),
-            extra={"event": "started"},
-        )
-        with _stop_on_signals(stop):
-            delivery_worker(settings, store, http, RelayMetrics()).run(stop)
-    return 0
+    """Deliver until SIGTERM/SIGINT."""
+    from hookrelay import service
+
+    return service.work(service.settings_from(args))

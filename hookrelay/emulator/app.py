@@ -12,12 +12,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hookrelay.emulator import v3, v5
+from hookrelay.emulator.demo import DEMO_TOKEN
 from hookrelay.emulator.formats import error_v3, error_v5
 from hookrelay.emulator.world import World
 
 __all__ = ["DEMO_TOKEN", "create_app"]
 
-DEMO_TOKEN = "hookrelay-demo-token"  # noqa: S105 (printed at start-up; the emulator guards nothing real)
 
 _V5_CODES = {
     400: "invalid_parameter",

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from hookrelay.emulator.workflow import STORY_TYPES
 from hookrelay.emulator.world import Project, Story, World
 
-__all__ = ["DEMO_PROJECT_NAME", "DemoProject", "banner", "seed_demo"]
+__all__ = ["DEMO_PROJECT_NAME", "DEMO_TOKEN", "DemoProject", "banner", "seed_demo"]
 
 DEMO_PROJECT_NAME = "hookrelay demo"
+DEMO_TOKEN = "hookrelay-demo-token"  # noqa: S105 (printed at start-up; the emulator guards nothing real)
 
 _STORY_NAMES = {
     "feature": "Torpedoes powered",

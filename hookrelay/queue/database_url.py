@@ -16,7 +16,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from hookrelay.exceptions import ConfigError
-from hookrelay.queue.postgres import PostgresStore
 from hookrelay.queue.sqlite import SqliteStore
 from hookrelay.queue.store import QueueStore
 
@@ -65,4 +64,7 @@ def open_store(database_url: str, *, create: bool = True) -> QueueStore:
     url = database_url.strip()
     if check_database_url(url) == "sqlite":
         return SqliteStore(sqlite_path(url), create=create)
+    # Imported here so commands that never touch PostgreSQL (a git hook) do not load psycopg.
+    from hookrelay.queue.postgres import PostgresStore  # noqa: PLC0415
+
     return PostgresStore(url)

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from hookrelay.cli.serve import delivery_http_client, delivery_worker
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import QueueStore, State, open_store
+from hookrelay.service import delivery_http_client, delivery_worker
 from hookrelay.settings import Settings
 from hookrelay.web import create_app
 from tests.support.databases import KINDS, fresh_database
