@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import SecretStr
 
@@ -132,12 +133,25 @@ def dedupe_key(target: TrackerTarget, fingerprint: str, commit_id: str) -> str:
     return f"{target.base_url} {fingerprint} {commit_id}"
 
 
+def ingested_commit_key(commit: SourceCommit) -> str:
+    """What names a commit posted to the Tracker-compatible ingest, for dedupe.
+
+    A git commit id names one commit everywhere, but old Subversion hook scripts send revision
+    numbers, and r12 of two repositories (with one token) are different commits. The ingest
+    knows no repository, so the key adds a digest of what the commit says: the same script
+    posting the same revision again is still a duplicate, another repository's r12 is not.
+    """
+    content = "\0".join((commit.author, commit.message, commit.url)).encode("utf-8")
+    return f"{commit.commit_id} {hashlib.sha256(content).hexdigest()[:16]}"
+
+
 def read_webhook(headers: Mapping[str, str], body: bytes, routing: Routing) -> WebhookEvent:
     """Verify and decode a forge webhook against the secret of the repository it names.
 
     Each configured secret is tried on the raw body before anything is decoded; the decoded
-    repository must then be one whose route expects the secret that matched. With a default
-    secret, nothing unsigned is decoded at all.
+    repository must then be one whose route expects the secret that matched. Once any secret is
+    configured (the default or a route's), nothing unsigned is decoded at all: a push cannot
+    dodge a route's secret by naming another repository.
     """
     matched: str | None = None
     failure: SignatureError | None = None
@@ -151,9 +165,8 @@ def read_webhook(headers: Mapping[str, str], body: bytes, routing: Routing) -> W
         matched = secret
         break
     if event is None:
-        if routing.default.secret is not None and failure is not None:
+        if failure is not None:
             raise failure
-        # Only some repositories have a secret: decode to learn whether this one does.
         event = parse_webhook(headers, body)
     expected = routing.route_for(getattr(event, "repository", "")).secret
     if expected is not None and expected != matched:
@@ -197,7 +210,9 @@ def plan_source_commit(
     if not routing.all_commits and not parse_message(commit.message):
         return Plan((), {SkipReason.NO_STORY: 1})
     route = routing.route_for(repository)
-    return Plan((_delivery(commit, route.target, token, repository, ""),), {})
+    delivery = _delivery(commit, route.target, token, repository, "")
+    key = dedupe_key(route.target, delivery.token_fingerprint, ingested_commit_key(commit))
+    return Plan((replace(delivery, dedupe_key=key),), {})
 
 
 def _token(explicit: str | None, route: Route, repository: str) -> str:

@@ -197,7 +197,7 @@ def _signed(body: bytes, secret: str | None) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("default_secret", "repository", "signed_with", "accepted"),
     [
-        (None, "octo/cat", None, True),
+        (None, "octo/cat", None, False),
         ("global", "octo/cat", "global", True),
         ("global", "octo/cat", None, False),
         ("global", "octo/cat", "wrong", False),
@@ -208,7 +208,7 @@ def _signed(body: bytes, secret: str | None) -> dict[str, str]:
         (None, "octo/cat", "route", True),
     ],
     ids=[
-        "unsigned-open",
+        "unsigned-refused-once-any-secret-is-set",
         "global-ok",
         "global-missing",
         "global-wrong",
@@ -231,3 +231,40 @@ def test_webhook_secret_is_the_repositorys(
     else:
         with pytest.raises(SignatureError):
             read_webhook(_signed(body.encode(), signed_with), body.encode(), table)
+
+
+def test_unsigned_webhooks_pass_only_where_no_secret_is_configured() -> None:
+    """With no secret anywhere, an unsigned webhook is read; a route's secret closes that door."""
+    body = json.dumps({"zen": "hi", "hook_id": 1, "repository": {"full_name": "octo/cat"}}).encode()
+    open_table = Routing(Route(V5), {"octo/other": Route(V5, token="t")})
+    assert read_webhook(_signed(body, None), body, open_table) == Ping("github", "octo/cat")
+    closed_table = Routing(Route(V5), {"octo/other": Route(V5, secret="route")})
+    with pytest.raises(SignatureError):
+        read_webhook(_signed(body, None), body, closed_table)
+
+
+def test_a_push_cannot_name_itself_through_another_forges_field() -> None:
+    """A GitHub push is routed by repository.full_name only, so a GitLab-style project field
+    cannot move it out of its route (and away from that route's secret)."""
+    payload = {
+        "ref": "refs/heads/main",
+        "commits": [],
+        "repository": {"full_name": "acme/rocket"},
+        "project": {"path_with_namespace": "evil/x"},
+    }
+    body = json.dumps(payload).encode()
+    table = Routing(Route(V5, token="default"), {"acme/rocket": Route(V5, secret="rocket")})
+    headers = {**_signed(body, None), "X-GitHub-Event": "push"}
+    with pytest.raises(SignatureError):
+        read_webhook(headers, body, table)
+    headers = {**_signed(body, "rocket"), "X-GitHub-Event": "push"}
+    assert read_webhook(headers, body, table).repository == "acme/rocket"  # type: ignore[union-attr]
+
+
+def test_ingested_revisions_are_told_apart_by_what_they_say() -> None:
+    """Two repositories' r12 posted to the ingest get two keys; the same r12 again gets the same."""
+    a = SourceCommit.of(commit_id="12", message="[#1] in A", author="svn")
+    b = SourceCommit.of(commit_id="12", message="[#1] in B", author="svn")
+    keys = [plan_source_commit(c, routing(), token="t").deliveries[0].dedupe_key for c in (a, b, a)]
+    assert keys[0] != keys[1]
+    assert keys[0] == keys[2]

@@ -29,6 +29,9 @@ def read_v3_xml(body: bytes) -> SourceCommit:
         raise PayloadError(f"XML with a DTD or entities is refused ({type(exc).__name__})") from exc
     except SafeET.ParseError as exc:
         raise PayloadError(f"body is not well-formed XML: {exc}") from exc
+    except (ValueError, LookupError) as exc:
+        # expat refuses multi-byte and unknown encodings named in the XML declaration.
+        raise PayloadError(f"XML encoding is not supported: {exc}") from exc
     if root.tag != "source_commit":
         raise PayloadError(f"root element is <{root.tag}>, not <source_commit>")
     values: dict[str, str] = {}
@@ -42,6 +45,8 @@ def read_v5_json(body: bytes) -> SourceCommit:
     """Read a v5 ``{"source_commit": {…}}`` document; ``PayloadError`` for anything else."""
     try:
         document: Any = json.loads(body.decode("utf-8", errors="replace"))
+    except RecursionError as exc:
+        raise PayloadError("body is JSON nested too deeply") from exc
     except ValueError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):

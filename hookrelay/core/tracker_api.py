@@ -175,14 +175,14 @@ def _error_text(body: bytes, content_type: str) -> str:
     if text.startswith("<"):
         try:
             root = SafeET.fromstring(text, forbid_dtd=True)
-        except (SafeET.ParseError, DefusedXmlException, ValueError):
+        except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError):
             return _one_line(text)
         errors = [e.text.strip() for e in root.iter("error") if e.text and e.text.strip()]
         return _one_line("; ".join(errors) if errors else "".join(root.itertext()))
     if text.startswith(("{", "[")) or "json" in content_type:
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _one_line(text)
         if isinstance(document, dict):
             # v5 errors: {"code", "kind": "error", "error", "general_problem", "possible_fix"}

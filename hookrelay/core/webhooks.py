@@ -114,6 +114,8 @@ def _decode_body(body: bytes, content_type: str) -> Any:
         )
     try:
         return json.loads(text)
+    except RecursionError as exc:
+        raise PayloadError("body is JSON nested too deeply") from exc
     except ValueError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from exc
 
@@ -169,13 +171,17 @@ def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...
     return tuple(commits)
 
 
-def _repository(payload: Mapping[str, Any]) -> str:
-    """The repository's full name: GitHub-style ``repository.full_name``, GitLab's
-    ``project.path_with_namespace``, else whatever name there is."""
+def _repository(payload: Mapping[str, Any], forge: str) -> str:
+    """The repository's full name from the forge's own field: ``repository.full_name`` (GitHub,
+    Gitea, Forgejo, Gogs) or GitLab's ``project.path_with_namespace``.
+
+    Only that field counts: routes (tokens, secrets) are chosen by this name, so a payload must
+    not be able to name itself through another forge's field.
+    """
     candidates = (
-        ("project", "path_with_namespace"),
-        ("repository", "full_name"),
-        ("repository", "name"),
+        (("project", "path_with_namespace"),)
+        if forge == "gitlab"
+        else (("repository", "full_name"),)
     )
     for outer, key in candidates:
         section = payload.get(outer)
@@ -187,7 +193,7 @@ def _repository(payload: Mapping[str, Any]) -> str:
 
 def _push(forge: str, payload: Mapping[str, Any], delivery_id: str) -> Push:
     ref = _text(payload, "ref", "push", required=True)
-    repository = _repository(payload)
+    repository = _repository(payload, forge)
     deleted = payload.get("deleted") is True or payload.get("after") == _ZERO_SHA
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     if branch is None or deleted:
@@ -235,7 +241,7 @@ def parse_webhook(
         else:
             raise PayloadError("no X-GitHub-Event header and the body is not a push")
     if event == "ping":
-        return Ping(forge, _repository(payload))
+        return Ping(forge, _repository(payload, forge))
     if event != "push":
         return IgnoredEvent(forge, event)
     return _push(forge, payload, delivery_id)

@@ -42,6 +42,9 @@ HOSTILE_XML = [
     ("wrong root", b"<commit><message>m</message></commit>"),
     ("no commit id", b"<source_commit><message>m</message></source_commit>"),
     ("no message", b"<source_commit><commit_id>1</commit_id></source_commit>"),
+    ("multi-byte encoding", b'<?xml version="1.0" encoding="EUC-JP"?><source_commit/>'),
+    ("utf-32 declared", b'<?xml version="1.0" encoding="utf-32"?><source_commit/>'),
+    ("unknown encoding", b'<?xml version="1.0" encoding="bogus-enc"?><source_commit/>'),
 ]
 
 
@@ -60,6 +63,7 @@ BAD_JSON = [
     ("inner not object", b'{"source_commit": 5}'),
     ("message not text", b'{"source_commit": {"commit_id": "1", "message": ["x"]}}'),
     ("no commit id", b'{"source_commit": {"message": "m"}}'),
+    ("deeply nested", b'{"source_commit": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
 ]
 
 
@@ -68,3 +72,11 @@ def test_invalid_json_is_refused(body: bytes) -> None:
     """A v5 body that is not a source_commit is refused with a one-line reason."""
     with pytest.raises(PayloadError):
         read_v5_json(body)
+
+
+def test_single_byte_encoding_declaration_is_honoured() -> None:
+    """An old script that declares ISO-8859-1 and sends Latin-1 bytes is read correctly."""
+    body = "<?xml version='1.0' encoding='ISO-8859-1'?><source_commit><message>[#1] café</message><commit_id>r1</commit_id></source_commit>".encode(
+        "latin-1"
+    )
+    assert read_v3_xml(body).message == "[#1] café"

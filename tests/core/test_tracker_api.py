@@ -181,3 +181,20 @@ def test_hostile_error_xml_is_not_expanded() -> None:
 def test_retry_after(value: str | None, expected: float | None) -> None:
     """Retry-After is delay-seconds or an HTTP date; anything else is ignored."""
     assert parse_retry_after(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,
+        b"{" + b'"a":[' * 50_000,
+        b'<?xml version="1.0" encoding="bogus-enc"?><errors><error>x</error></errors>',
+        b'<?xml version="1.0" encoding="EUC-JP"?><errors/>',
+    ],
+    ids=["nested json", "nested json object", "unknown xml encoding", "multi-byte xml encoding"],
+)
+def test_strange_error_bodies_are_text_not_crashes(body: bytes) -> None:
+    """However an error body is built, the answer is classified and the reason is one line."""
+    outcome = interpret_answer(422, {"Content-Type": "application/json"}, body, now=NOW)
+    assert isinstance(outcome, Refused)
+    assert "\n" not in outcome.reason

@@ -293,6 +293,7 @@ BAD = [
         UnsupportedMediaType,
     ),
     ("headerless non-push", JSON, b'{"hello": 1}', PayloadError),
+    ("deeply nested", PUSH, b"[" * 100_000 + b"]" * 100_000, PayloadError),
 ]
 
 

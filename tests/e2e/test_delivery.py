@@ -176,6 +176,33 @@ def test_tracker_compatible_ingest_is_relayed_to_the_target(database_url: str) -
         assert tracker.story(project, story)["current_state"] == "delivered"
 
 
+def test_same_revision_number_of_two_repositories_is_two_commits(database_url: str) -> None:
+    """r12 of two Subversion repositories, posted by old scripts with one token, both arrive;
+    the same script posting its r12 again adds nothing."""
+    with running_emulator() as tracker:
+        project = tracker.create_project("two-svn-repositories")
+        first = tracker.create_story(project, "Repository A", "feature")
+        second = tracker.create_story(project, "Repository B", "feature")
+        commits = [
+            SourceCommit.of(commit_id="12", message=f"[#{story}] r12 of {name}", author="svn")
+            for story, name in ((first, "A"), (second, "B"))
+        ]
+        with running_relay(database_url, tracker_url=tracker.v5_url, tracker_token=None) as relay:
+            for commit in (*commits, commits[0]):
+                answer = relay.client.post(
+                    "/services/v3/source_commits",
+                    content=render_v3_xml(commit),
+                    # what `curl -d` sends when a script names no Content-Type
+                    headers={
+                        "X-TrackerToken": tracker.token,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                    },
+                )
+                assert answer.status_code == 200, answer.text
+            relay.wait_delivered(2)
+        assert [len(tracker.comments(project, s)) for s in (first, second)] == [1, 1]
+
+
 def test_a_refused_commit_goes_dead_with_trackers_words_and_can_be_retried(
     database_url: str,
 ) -> None:

@@ -177,6 +177,30 @@ CASES = {
         400,
         "commit_id",
     ),
+    "deeply-nested-json": Case(
+        "/github", b"[" * 30000 + b"]" * 30000, signed(b"[" * 30000 + b"]" * 30000), 400, "nested"
+    ),
+    "v5-deeply-nested-json": Case(
+        "/services/v5/source_commits",
+        b'{"source_commit": ' + b"[" * 30000 + b"]" * 30000 + b"}",
+        {"X-TrackerToken": "t", "Content-Type": "application/json"},
+        400,
+        "nested",
+    ),
+    "v3-foreign-encoding": Case(
+        "/services/v3/source_commits",
+        b'<?xml version="1.0" encoding="EUC-JP"?><source_commit/>',
+        {"X-TrackerToken": "t", "Content-Type": "application/xml"},
+        400,
+        "encoding",
+    ),
+    "v3-unknown-encoding": Case(
+        "/services/v3/source_commits",
+        b'<?xml version="1.0" encoding="bogus-enc"?><source_commit/>',
+        {"X-TrackerToken": "t", "Content-Type": "application/xml"},
+        400,
+        "encoding",
+    ),
     "v5-xml-type": Case(
         "/services/v5/source_commits",
         b"{}",

@@ -38,8 +38,11 @@ v5_router = APIRouter(
 
 TrackerToken = Annotated[str | None, Header(alias="X-TrackerToken")]
 
-_XML_TYPES = frozenset({"", "application/xml", "text/xml"})
-_JSON_TYPES = frozenset({"", "application/json"})
+# `curl -d`, which Tracker's documented hook scripts used, labels any body form-encoded unless
+# told otherwise; the body is still read strictly as XML or JSON.
+_CURL_DEFAULT = "application/x-www-form-urlencoded"
+_XML_TYPES = frozenset({"", "application/xml", "text/xml", _CURL_DEFAULT})
+_JSON_TYPES = frozenset({"", "application/json", _CURL_DEFAULT})
 
 
 def _media_type(request: Request) -> str:
