@@ -15,14 +15,17 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+from urllib.parse import unquote_plus
 
 __all__ = ["REDACTED", "JsonFormatter", "RedactSecrets", "TextFormatter", "configure_logging"]
 
 REDACTED = "[redacted]"
 
-# Tracker's hook URLs carry the token in the query (…/github_commits?token=…).
+# Tracker's hook URLs carry the token in the query (…/github_commits?token=…). The name is
+# compared percent-decoded, since the server decodes ``%74oken=`` to ``token=`` too.
+_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;?\s\"']+)=([^&;\s\"']+)")
+_TOKEN_PARAMETERS = frozenset({"token", "api_token"})
 _CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)([?&;](?:api_)?token=)[^&\s\"']+"),
     re.compile(r"(?i)(x-trackertoken[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"),
     re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)[^\s\"',;}]+"),
 )
@@ -35,6 +38,13 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
     "taskName",
     "color_message",
 }
+
+
+def _redact_token_parameter(match: re.Match[str]) -> str:
+    separator, name, _ = match.groups()
+    if unquote_plus(name).strip().lower() in _TOKEN_PARAMETERS:
+        return f"{separator}{name}={REDACTED}"
+    return match.group(0)
 
 
 class RedactSecrets(logging.Filter):
@@ -51,7 +61,7 @@ class RedactSecrets(logging.Filter):
             text = text.replace(secret, REDACTED)
         for pattern in _CREDENTIAL_PATTERNS:
             text = pattern.sub(rf"\1{REDACTED}", text)
-        return text
+        return _QUERY_PARAMETER.sub(_redact_token_parameter, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place (message, traceback, extra fields); never drop it."""

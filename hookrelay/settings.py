@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hookrelay.core.backoff import RetryPolicy
-from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL, TrackerTarget
+from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL, TrackerTarget, is_usable_token
 from hookrelay.exceptions import ConfigError, HookrelayError
 from hookrelay.queue.database_url import DEFAULT_DATABASE_URL, check_database_url
 
@@ -46,6 +46,23 @@ def _tracker_url(value: str) -> str:
         raise ValueError(str(exc)) from exc
 
 
+def _usable_token(value: SecretStr | None) -> SecretStr | None:
+    if value is None or value.get_secret_value() == "":
+        return None  # HOOKRELAY_TRACKER_TOKEN= (set but empty) means unset
+    if not is_usable_token(value.get_secret_value()):
+        # The message must not repeat the value: it is a secret.
+        raise ValueError("a Tracker token must be visible ASCII characters with no spaces")
+    return value
+
+
+def _usable_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is None or value.get_secret_value() == "":
+        return None  # set but empty means unset
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty or blank (leave it unset instead)")
+    return value
+
+
 class RouteSettings(BaseModel):
     """Where one repository's commits go, overriding the global settings field by field."""
 
@@ -65,6 +82,9 @@ class RouteSettings(BaseModel):
     @classmethod
     def _valid_target(cls, value: str | None) -> str | None:
         return None if value is None else _tracker_url(value)
+
+    _valid_token = field_validator("token")(_usable_token)
+    _valid_secret = field_validator("secret")(_usable_secret)
 
 
 class Settings(BaseSettings):
@@ -116,6 +136,9 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_tracker_url(cls, value: str) -> str:
         return _tracker_url(value)
+
+    _valid_token = field_validator("tracker_token")(_usable_token)
+    _valid_secrets = field_validator("github_secret", "admin_token")(_usable_secret)
 
     @field_validator("database_url")
     @classmethod

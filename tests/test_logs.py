@@ -39,8 +39,19 @@ def captured() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
         ("url %s", ("http://x/y?a=1&token=another-tok&b=2",), "another-tok"),
         ("headers %s", ({"X-TrackerToken": "header-tok"},), "header-tok"),
         ("Authorization: Bearer %s", ("bearer-tok",), "bearer-tok"),
+        ('POST /github?%%74oken=%s HTTP/1.1" 202', ("encoded-name-tok",), "encoded-name-tok"),
+        ("url %s", ("http://x/y?API_TOKEN=upper-tok",), "upper-tok"),
     ],
-    ids=["configured-token", "configured-secret", "query", "query-middle", "header", "bearer"],
+    ids=[
+        "configured-token",
+        "configured-secret",
+        "query",
+        "query-middle",
+        "header",
+        "bearer",
+        "percent-encoded-name",
+        "api-token-upper-case",
+    ],
 )
 @pytest.mark.parametrize("log_format", ["text", "json"], ids=["text", "json"])
 def test_no_token_or_secret_gets_through(

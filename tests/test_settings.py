@@ -127,8 +127,27 @@ def test_retry_policy_follows_the_settings(clean_environment: pytest.MonkeyPatch
         ("HOOKRELAY_MAX_BODY_BYTES", "0", "greater than 0"),
         ("HOOKRELAY_LOG_FORMAT", "xml", "HOOKRELAY_LOG_FORMAT"),
         ("HOOKRELAY_POLL_INTERVAL", "-1", "HOOKRELAY_POLL_INTERVAL"),
+        ("HOOKRELAY_TRACKER_TOKEN", "   ", "visible ASCII"),
+        ("HOOKRELAY_TRACKER_TOKEN", "two words", "visible ASCII"),
+        ("HOOKRELAY_GITHUB_SECRET", "  ", "blank"),
+        ("HOOKRELAY_ADMIN_TOKEN", "\t", "blank"),
+        ("HOOKRELAY_TRACKER_URL", "https://me:pa55@tracker.example/services/v5", "me:***@"),
     ],
-    ids=["scheme", "no-version", "database", "bool", "port", "body-limit", "log-format", "poll"],
+    ids=[
+        "scheme",
+        "no-version",
+        "database",
+        "bool",
+        "port",
+        "body-limit",
+        "log-format",
+        "poll",
+        "blank-token",
+        "token-with-space",
+        "blank-secret",
+        "blank-admin-token",
+        "password-in-tracker-url",
+    ],
 )
 def test_a_bad_variable_is_one_clear_line(
     clean_environment: pytest.MonkeyPatch, variable: str, value: str, expected: str
@@ -181,3 +200,25 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_set_but_empty_secrets_mean_unset(clean_environment: pytest.MonkeyPatch) -> None:
+    """HOOKRELAY_TRACKER_TOKEN= and friends, set to nothing, leave the setting unset."""
+    for name in ("HOOKRELAY_TRACKER_TOKEN", "HOOKRELAY_GITHUB_SECRET", "HOOKRELAY_ADMIN_TOKEN"):
+        clean_environment.setenv(name, "")
+    settings = load_settings()
+    assert (settings.tracker_token, settings.github_secret, settings.admin_token) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_a_password_in_the_tracker_url_is_never_repeated(
+    clean_environment: pytest.MonkeyPatch,
+) -> None:
+    """A Tracker URL carrying a password is refused without the password in the message."""
+    clean_environment.setenv("HOOKRELAY_TRACKER_URL", "https://me:pa55@tracker.example/x")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "pa55" not in str(caught.value)

@@ -50,26 +50,42 @@ def register(commands: Any) -> None:
     listing = actions.add_parser("list", help="the newest deliveries, newest first")
     listing.add_argument("--state", choices=[s.value for s in State], help="only this state")
     listing.add_argument("--limit", type=_positive, default=50, help="at most N (default 50)")
-    listing.add_argument("--before", type=int, metavar="ID", help="only ids below ID (paging)")
+    listing.add_argument(
+        "--before", type=_delivery_id, metavar="ID", help="only ids below ID (paging)"
+    )
     listing.add_argument("--json", action="store_true", help='print {"deliveries": [...]}')
     listing.set_defaults(handler=run_list)
 
     showing = actions.add_parser("show", help="one delivery, with its body and last error")
-    showing.add_argument("id", type=int, metavar="ID")
+    showing.add_argument("id", type=_delivery_id, metavar="ID")
     showing.add_argument("--json", action="store_true", help="print the delivery as JSON")
     showing.set_defaults(handler=run_show)
 
     retrying = actions.add_parser("retry", help="make a dead or waiting delivery due now")
     which = retrying.add_mutually_exclusive_group(required=True)
-    which.add_argument("id", type=int, nargs="?", metavar="ID")
+    which.add_argument("id", type=_delivery_id, nargs="?", metavar="ID")
     which.add_argument("--dead", action="store_true", help="retry every dead delivery")
     retrying.set_defaults(handler=run_retry)
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+# Ids are 64-bit integers in SQLite and PostgreSQL; a larger number names no delivery.
+_MAX_ID = 2**63 - 1
+
+
+def _delivery_id(text: str) -> int:
+    value = _positive(text)
+    if value > _MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text} is not a delivery id (too large)")
     return value
 
 

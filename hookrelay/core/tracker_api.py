@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ __all__ = [
     "build_rendered_request",
     "build_source_commit_request",
     "interpret_answer",
+    "is_usable_token",
     "parse_retry_after",
     "token_fingerprint",
 ]
@@ -61,18 +63,26 @@ class TrackerTarget:
 
     @classmethod
     def parse(cls, url: str) -> TrackerTarget:
-        """Read a base URL; a URL that is not http(s) or names no API version is a ConfigError."""
+        """Read a base URL; a URL that is not http(s), carries credentials or a query, or names
+        no API version is a ConfigError (whose message never repeats a password)."""
         base = url.strip().rstrip("/")
         parts = urlsplit(base)
+        shown = _without_password(url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ConfigError(f"tracker URL {url!r} is not an http(s) URL")
+            raise ConfigError(f"tracker URL {shown!r} is not an http(s) URL")
+        if parts.username is not None or parts.password is not None:
+            # It would be written wherever the target is shown (logs, the delivery list).
+            raise ConfigError(
+                f"tracker URL {shown!r} must not carry a user or password: "
+                "Tracker takes its token in X-TrackerToken"
+            )
         if parts.query or parts.fragment:
-            raise ConfigError(f"tracker URL {url!r} must not have a query or fragment")
+            raise ConfigError(f"tracker URL {shown!r} must not have a query or fragment")
         for version in ApiVersion:
             if parts.path.endswith(f"/services/{version.value}"):
                 return cls(base_url=base, version=version)
         raise ConfigError(
-            f"tracker URL {url!r} must end in /services/v3 or /services/v5 (the API version)"
+            f"tracker URL {shown!r} must end in /services/v3 or /services/v5 (the API version)"
         )
 
     @property
@@ -110,6 +120,24 @@ def build_rendered_request(target: TrackerTarget, token: str, body: bytes) -> Ou
         ),
         body=body,
     )
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of any ``user:password@`` replaced, for error messages."""
+    head, at, tail = url.rpartition("@")
+    if not at or "://" not in head:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{tail}"
+
+
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+
+
+def is_usable_token(token: str) -> bool:
+    """Whether ``token`` can travel in an HTTP header as it is: visible ASCII, no spaces."""
+    return _TOKEN.fullmatch(token) is not None
 
 
 def token_fingerprint(token: str) -> str:

@@ -204,6 +204,8 @@ class DeliveryWorker:
                 target,
                 delivery.token,
                 clock=lambda: datetime.fromtimestamp(self._clock(), UTC),
+                # With the client's read timeout (lease / 3), a post ends inside its lease.
+                answer_within=self._lease_seconds / 3,
             )
         except ConfigError as exc:
             # A target or token that can never work: no retry can help.

@@ -30,7 +30,12 @@ from hookrelay.hooks.hook_log import HookLog
 from hookrelay.hooks.relay import CommitReader, PassEnd, RelayReport, send_spool
 from hookrelay.hooks.settings import HookSettings
 from hookrelay.hooks.spool import Spool
-from hookrelay.tracker.client import DEFAULT_TIMEOUT, TrackerClient, make_http_client
+from hookrelay.tracker.client import (
+    DEFAULT_ANSWER_WITHIN,
+    DEFAULT_TIMEOUT,
+    TrackerClient,
+    make_http_client,
+)
 
 __all__ = [
     "BACKGROUND_ENV",
@@ -133,7 +138,12 @@ def _relay(
     handed_off = False
     # One client for the whole pass: every post reuses one kept-alive connection.
     with make_http_client(timeout) as http:
-        client = TrackerClient(http, settings.target, settings.token)
+        client = TrackerClient(
+            http,
+            settings.target,
+            settings.token,
+            answer_within=DEFAULT_ANSWER_WITHIN if budget is None else max(1.0, budget),
+        )
         while spool.try_lock():
             try:
                 end = send_spool(

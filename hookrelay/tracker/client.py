@@ -8,7 +8,7 @@ put in a URL, an exception message or a log line.
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
@@ -26,17 +26,18 @@ from hookrelay.core.tracker_api import (
     build_rendered_request,
     build_source_commit_request,
     interpret_answer,
+    is_usable_token,
     token_fingerprint,
 )
 from hookrelay.exceptions import ConfigError
 
-__all__ = ["DEFAULT_TIMEOUT", "TrackerClient", "make_http_client"]
+__all__ = ["DEFAULT_ANSWER_WITHIN", "DEFAULT_TIMEOUT", "TrackerClient", "make_http_client"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# httpx bounds each wait (connect, each read), not a whole answer: a Tracker that trickles its
+# answer a byte at a time would hold a push, or outlive a worker's lease and be posted twice.
+DEFAULT_ANSWER_WITHIN = 30.0
 _MAX_ANSWER = 64 * 1024  # enough for any error text; a huge answer is not read whole
-# A header value h11 accepts: visible ASCII. Anything else would fail inside httpx with the
-# token quoted in the error text, and fail again on every retry.
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
@@ -54,7 +55,9 @@ class TrackerClient:
     """Posts ``source_commit``s to one Tracker target with one token.
 
     A token that cannot travel in an HTTP header (empty, spaces, control or non-ASCII
-    characters) is a ``ConfigError`` here, whose message does not repeat it.
+    characters) is a ``ConfigError`` here, whose message does not repeat it. An answer is read
+    for at most ``answer_within`` seconds after the request starts (plus one read timeout): what
+    arrived by then is classified, so a trickling answer cannot hold the caller.
     """
 
     def __init__(
@@ -64,8 +67,9 @@ class TrackerClient:
         token: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        answer_within: float = DEFAULT_ANSWER_WITHIN,
     ) -> None:
-        if not _HEADER_SAFE.fullmatch(token):
+        if not is_usable_token(token):
             raise ConfigError(
                 "the Tracker token must be visible ASCII characters with no spaces"
                 f" (fingerprint {token_fingerprint(token)})"
@@ -74,6 +78,7 @@ class TrackerClient:
         self._target = target
         self._token = token
         self._clock = clock
+        self._answer_within = answer_within
 
     @property
     def target(self) -> TrackerTarget:
@@ -89,6 +94,7 @@ class TrackerClient:
         return self._send(build_rendered_request(self._target, self._token, body))
 
     def _send(self, request: OutboundRequest) -> Outcome:
+        stop_reading_at = time.monotonic() + self._answer_within
         try:
             # follow_redirects per request: whatever client we were handed, a redirect must
             # not carry the token to another host (it is classified as Refused instead).
@@ -99,7 +105,7 @@ class TrackerClient:
                 content=request.body,
                 follow_redirects=False,
             ) as response:
-                answer = _read_answer(response)
+                answer = _read_answer(response, stop_reading_at)
                 outcome = interpret_answer(
                     response.status_code, response.headers, answer, now=self._clock()
                 )
@@ -119,8 +125,9 @@ class TrackerClient:
         return replace(outcome, reason=outcome.reason.replace(self._token, "[token]"))
 
 
-def _read_answer(response: httpx.Response) -> bytes:
-    """Up to ``_MAX_ANSWER`` bytes of the body, or what arrived before the connection broke.
+def _read_answer(response: httpx.Response, stop_at: float) -> bytes:
+    """Up to ``_MAX_ANSWER`` bytes of the body, or what arrived before the connection broke or
+    ``stop_at`` (a ``time.monotonic()`` value) passed.
 
     Once the status line has arrived, Tracker has said what it did with the commit: a 2xx cut
     off mid-body is still delivered (posting it again would post it twice), and a 4xx/5xx is
@@ -130,6 +137,6 @@ def _read_answer(response: httpx.Response) -> bytes:
     with suppress(httpx.RequestError):
         for chunk in response.iter_bytes():
             answer += chunk
-            if len(answer) >= _MAX_ANSWER:
+            if len(answer) >= _MAX_ANSWER or time.monotonic() >= stop_at:
                 break
     return bytes(answer)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -97,6 +98,17 @@ async def _hookrelay_error(request: Request, exc: Exception) -> Response:
     return error_response(_style(request), exc.status_hint, exc.reason)
 
 
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this class only
+    # FastAPI's default is a 422 with a JSON list; every other refusal here is one line.
+    reasons = []
+    for error in exc.errors():
+        location = error.get("loc", ())
+        where = ".".join(str(part) for part in location if part not in {"query", "path"})
+        reasons.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return error_response(_style(request), 400, "; ".join(reasons) or "invalid request")
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this class only
     return error_response(_style(request), exc.status_code, str(exc.detail), exc.headers)
@@ -106,3 +118,4 @@ def install_error_handlers(app: FastAPI) -> None:
     """Answer hookrelay's errors and ``HTTPException`` in the style of the route that raised."""
     app.add_exception_handler(HookrelayError, _hookrelay_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)

@@ -58,9 +58,11 @@ def test_target_names_its_version(url: str, base: str, version: ApiVersion) -> N
     ids=["ftp", "v4", "no version", "garbage", "query"],
 )
 def test_bad_targets(url: str) -> None:
-    """A URL that is not http(s) or names no API version stops with a ConfigError naming it."""
-    with pytest.raises(ConfigError, match="tracker URL"):
+    """A URL that is not http(s), carries credentials or names no API version stops with a
+    ConfigError naming it (its password masked)."""
+    with pytest.raises(ConfigError, match="tracker URL") as caught:
         TrackerTarget.parse(url)
+    assert "secret" not in str(caught.value)
 
 
 def test_request_carries_token_in_header_only() -> None:

@@ -194,3 +194,23 @@ def test_database_url_option_wins_over_the_environment(
     code, out, _ = run(capsys, "deliveries", "--database-url", url, "list", "--json")
     assert code == 0
     assert len(json.loads(out)["deliveries"]) == 3
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("show", "99999999999999999999999"),
+        ("retry", "99999999999999999999999"),
+        ("list", "--before", "99999999999999999999999"),
+        ("show", "zero"),
+    ],
+    ids=["huge-show", "huge-retry", "huge-before", "not-a-number"],
+)
+def test_an_impossible_id_is_a_usage_error(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    """An id that no delivery can have exits 2 with one line, not a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        run(capsys, "deliveries", *argv)
+    assert exited.value.code == EXIT_USAGE
+    assert "Traceback" not in capsys.readouterr().err

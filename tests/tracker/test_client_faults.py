@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -173,6 +174,30 @@ def test_server_that_never_answers_times_out(recorder: Recorder) -> None:
     with make_http_client(httpx.Timeout(0.3, connect=2.0)) as http:
         outcome = client_for(http, recorder.url).post(COMMIT)
     assert outcome == RetryLater(0, "Tracker did not answer in time (ReadTimeout)")
+
+
+@pytest.mark.timeout(60)
+def test_trickling_answer_is_cut_off_after_answer_within() -> None:
+    """A 200 whose body trickles a byte at a time is read only until answer_within has passed:
+    the client hangs up long before the body ends, and the commit counts as delivered."""
+    sent: list[int] = []
+
+    def trickle(connection: socket.socket, request: bytes) -> bool:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        for count in range(1, 1001):
+            connection.sendall(b"x")  # raises once the client has hung up
+            sent.append(count)
+            time.sleep(0.05)
+        return False
+
+    with (
+        make_http_client(httpx.Timeout(2.0, connect=2.0)) as http,
+        running_raw_server(trickle) as server,
+    ):
+        target = TrackerTarget.parse(f"{server.url}/services/v5")
+        client = TrackerClient(http, target, TOKEN, clock=lambda: NOW, answer_within=0.5)
+        assert client.post(COMMIT) == Delivered(200)
+    assert len(sent) < 1000
 
 
 @pytest.mark.parametrize("follow", [False, True], ids=["our-client", "client-that-follows"])

@@ -84,3 +84,35 @@ def test_show_and_retry_one_delivery(admin_receiver: Receiver) -> None:
     assert retried.json()["state"] == "pending"
     assert admin_receiver.client.get("/deliveries/999", headers=BEARER).status_code == 404
     assert admin_receiver.client.post("/deliveries/999/retry", headers=BEARER).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/deliveries/99999999999999999999999"),
+        ("POST", "/deliveries/99999999999999999999999/retry"),
+        ("GET", "/deliveries/0"),
+        ("GET", "/deliveries/abc"),
+        ("GET", "/deliveries?before_id=99999999999999999999999"),
+        ("GET", "/deliveries?state=bogus"),
+        ("GET", "/deliveries?limit=0"),
+    ],
+    ids=[
+        "huge-id",
+        "huge-retry",
+        "zero-id",
+        "not-a-number",
+        "huge-before",
+        "bad-state",
+        "zero-limit",
+    ],
+)
+def test_bad_ids_and_filters_are_400_with_one_line(
+    admin_receiver: Receiver, method: str, path: str
+) -> None:
+    """A delivery id or filter out of range is a 400 with a one-line reason, not a 500 or a list."""
+    answer = admin_receiver.client.request(method, path, headers=BEARER)
+    assert answer.status_code == 400
+    detail = answer.json()["detail"]
+    assert isinstance(detail, str)
+    assert "\n" not in detail

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -63,12 +63,17 @@ class DeliveryList(BaseModel):
     counts: dict[str, int]
 
 
+# Ids are SQLite/PostgreSQL 64-bit integers; a larger number names no delivery.
+MAX_DELIVERY_ID = 2**63 - 1
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_DELIVERY_ID)]
+
+
 @router.get("")
 async def list_deliveries(
     store: StoreDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_DELIVERY_ID)] = None,
 ) -> DeliveryList:
     """Deliveries, newest first, optionally of one state; page with ``before_id``."""
     rows = await run_in_threadpool(store.list, state=state, limit=limit, before_id=before_id)
@@ -80,7 +85,7 @@ async def list_deliveries(
 
 
 @router.get("/{delivery_id}")
-async def show_delivery(delivery_id: int, store: StoreDep) -> DeliveryOut:
+async def show_delivery(delivery_id: DeliveryId, store: StoreDep) -> DeliveryOut:
     """One delivery by id."""
     delivery = await run_in_threadpool(store.get, delivery_id)
     if delivery is None:
@@ -89,7 +94,7 @@ async def show_delivery(delivery_id: int, store: StoreDep) -> DeliveryOut:
 
 
 @router.post("/{delivery_id}/retry")
-async def retry_delivery(delivery_id: int, context: ContextDep) -> DeliveryOut:
+async def retry_delivery(delivery_id: DeliveryId, context: ContextDep) -> DeliveryOut:
     """Make a dead or waiting delivery due now."""
     store = context.store
     if not await run_in_threadpool(store.retry, delivery_id, now=context.clock()):
