@@ -124,7 +124,10 @@ def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
         update={"tracker_url": f"{base_url}/services/v5", "tracker_token": SecretStr(token)}
     )
     return BuiltInEmulator(
-        world, create_emulator_app(world, token), delivering, banner(base_url, token, demo)
+        world,
+        create_emulator_app(world, token),
+        delivering,
+        banner(base_url, token, demo, with_curl=False),
     )
 
 

@@ -42,8 +42,12 @@ def seed_demo(world: World) -> DemoProject:
     return DemoProject(project, stories)
 
 
-def banner(base_url: str, token: str, demo: DemoProject) -> str:
-    """What the emulator tells a newcomer: its URLs, its token, the demo stories, a curl to try."""
+def banner(base_url: str, token: str, demo: DemoProject, *, with_curl: bool = True) -> str:
+    """What the emulator tells a newcomer: its URLs, its token, the demo stories, a curl to try.
+
+    ``with_curl=False`` leaves the curl lines out where the banner goes through the log, whose
+    filter blanks every ``X-TrackerToken:`` value and would make them fail as printed.
+    """
     v5 = f"{base_url}/services/v5"
     header = shlex.quote(f"X-TrackerToken: {token}")
     lines = [
@@ -57,7 +61,7 @@ def banner(base_url: str, token: str, demo: DemoProject) -> str:
         f"    {story.story_type:<8} {story.id}  {story.name} ({story.current_state})"
         for story in demo.stories
     ]
-    if demo.stories:
+    if demo.stories and with_curl:
         feature = demo.stories[0]
         body = (
             '{"source_commit": {"commit_id": "abc123", "author": "Scotty", "url": "",'
