@@ -1,0 +1,296 @@
+"""What the SQLite and PostgreSQL stores share: the statements, and every method built on them.
+
+The two stores differ only in how they open a connection and run a transaction, in the
+placeholder style of their driver (``:name`` for sqlite3, ``%(name)s`` for psycopg) and in the
+row lock of ``lease`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE``
+already serialises writers). The state changes follow ``hookrelay.core.lifecycle``'s table;
+fenced updates check ``state = 'leased' AND attempts = ?`` so a worker whose lease was taken
+over changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
+
+__all__ = ["Cursor", "SqlStore", "Statements"]
+
+_INSERT = """
+INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
+                        repository, branch, summary, state, attempts, created_at, next_attempt_at)
+VALUES (:dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
+        :repository, :branch, :summary, 'pending', 0, :now, :now)
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+_LEASE = f"""
+UPDATE deliveries
+SET state = 'leased', attempts = attempts + 1, lease_until = :lease_until,
+    first_attempt_at = COALESCE(first_attempt_at, :now)
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE (state IN ('pending', 'waiting') AND next_attempt_at <= :now)
+       OR (state = 'leased' AND lease_until <= :now)
+    ORDER BY next_attempt_at, id
+    LIMIT :limit
+    {{row_lock}}
+)
+RETURNING {COLUMNS}
+"""  # noqa: S608 - COLUMNS is a constant of this package
+
+_FENCE = "WHERE id = :id AND state = 'leased' AND attempts = :attempts"
+
+_DELIVERED = f"""
+UPDATE deliveries SET state = 'delivered', finished_at = :now, lease_until = NULL {_FENCE}
+"""  # noqa: S608 - constants only
+
+_WAITING = f"""
+UPDATE deliveries
+SET state = 'waiting', next_attempt_at = :next_attempt_at, lease_until = NULL, last_error = :error
+{_FENCE}
+"""  # noqa: S608 - constants only
+
+_DEAD = f"""
+UPDATE deliveries
+SET state = 'dead', finished_at = :now, lease_until = NULL, last_error = :error
+{_FENCE}
+"""  # noqa: S608 - constants only
+
+# Releasing un-counts the attempt; the first attempt's time goes with it if it was the first.
+_RELEASE = f"""
+UPDATE deliveries
+SET state = 'pending', attempts = attempts - 1, lease_until = NULL,
+    first_attempt_at = CASE WHEN attempts = 1 THEN NULL ELSE first_attempt_at END
+{_FENCE}
+"""  # noqa: S608 - constants only
+
+_RETRY = """
+UPDATE deliveries
+SET state = 'pending', next_attempt_at = :now, first_attempt_at = NULL, finished_at = NULL,
+    lease_until = NULL
+WHERE id = :id AND state IN ('pending', 'waiting', 'dead')
+"""
+
+_RETRY_DEAD = """
+UPDATE deliveries
+SET state = 'pending', next_attempt_at = :now, first_attempt_at = NULL, finished_at = NULL
+WHERE state = 'dead'
+"""
+
+_GET = f"SELECT {COLUMNS} FROM deliveries WHERE id = :id"  # noqa: S608 - constants only
+
+# COALESCE lets one statement serve "any state" and "first page" without building SQL, and
+# gives PostgreSQL the parameters' types.
+_LIST = f"""
+SELECT {COLUMNS} FROM deliveries
+WHERE state = COALESCE(:state, state) AND id < COALESCE(:before_id, id + 1)
+ORDER BY id DESC
+LIMIT :limit
+"""  # noqa: S608 - constants only
+
+_COUNTS = "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
+
+_OLDEST_DUE = """
+SELECT MIN(created_at) FROM deliveries WHERE state IN ('pending', 'leased', 'waiting')
+"""
+
+_PRUNE = """
+DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND finished_at < :finished_before
+"""
+
+_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The queue's statements in one driver's placeholder style."""
+
+    insert: str
+    lease: str
+    delivered: str
+    waiting: str
+    dead: str
+    release: str
+    retry: str
+    retry_dead: str
+    get: str
+    list: str
+    counts: str
+    oldest_due: str
+    prune: str
+
+    @classmethod
+    def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
+        """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``."""
+
+        def style(sql: str) -> str:
+            return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
+
+        return cls(
+            insert=style(_INSERT),
+            lease=style(_LEASE.format(row_lock=row_lock)),
+            delivered=style(_DELIVERED),
+            waiting=style(_WAITING),
+            dead=style(_DEAD),
+            release=style(_RELEASE),
+            retry=style(_RETRY),
+            retry_dead=style(_RETRY_DEAD),
+            get=style(_GET),
+            list=style(_LIST),
+            counts=style(_COUNTS),
+            oldest_due=style(_OLDEST_DUE),
+            prune=style(_PRUNE),
+        )
+
+
+class Cursor(Protocol):
+    """What both drivers' ``execute`` returns (sqlite3 and psycopg cursors alike)."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        ...
+
+
+class Transaction(Protocol):
+    """Runs statements inside one transaction."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
+        """Run ``sql`` with named parameters."""
+        ...
+
+
+class SqlStore:
+    """Every ``QueueStore`` method, on top of a subclass's ``_write()`` and ``_read()``."""
+
+    _sql: Statements
+
+    def _write(self) -> AbstractContextManager[Transaction]:
+        """One write transaction (a subclass provides it)."""
+        raise NotImplementedError
+
+    def _read(self) -> AbstractContextManager[Transaction]:
+        """A consistent read (a subclass provides it; a write transaction will do)."""
+        return self._write()
+
+    def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
+        """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
+        queued = 0
+        with self._write() as db:
+            for item in items:
+                cursor = db.execute(self._sql.insert, _insert_parameters(item, now))
+                queued += cursor.rowcount
+        return EnqueueResult(queued=queued, duplicates=len(items) - queued)
+
+    def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Lease up to ``limit`` due deliveries until ``now + lease_seconds``; count an attempt."""
+        if limit <= 0:
+            return []
+        parameters = {"now": now, "lease_until": now + lease_seconds, "limit": limit}
+        with self._write() as db:
+            rows = db.execute(self._sql.lease, parameters).fetchall()
+        return sorted((delivery_from_row(row) for row in rows), key=lambda d: d.id)
+
+    def _fenced(self, statement: str, delivery: Delivery, **values: object) -> bool:
+        with self._write() as db:
+            parameters = {"id": delivery.id, "attempts": delivery.attempts, **values}
+            return db.execute(statement, parameters).rowcount == 1
+
+    def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
+        """Record success; False if the lease was lost (another worker took it over)."""
+        return self._fenced(self._sql.delivered, delivery, now=now)
+
+    def mark_waiting(
+        self, delivery: Delivery, *, now: float, next_attempt_at: float, error: str
+    ) -> bool:
+        """Record a retryable failure and when to try again; False if the lease was lost."""
+        del now  # the row keeps no time for a failure but the next attempt's
+        return self._fenced(
+            self._sql.waiting, delivery, next_attempt_at=next_attempt_at, error=error
+        )
+
+    def mark_dead(self, delivery: Delivery, *, now: float, error: str) -> bool:
+        """Record a permanent failure (dead-letter list); False if the lease was lost."""
+        return self._fenced(self._sql.dead, delivery, now=now, error=error)
+
+    def release(self, delivery: Delivery, *, now: float) -> bool:
+        """Give a leased delivery back without counting the attempt (graceful shutdown)."""
+        del now
+        return self._fenced(self._sql.release, delivery)
+
+    def retry(self, delivery_id: int, *, now: float) -> bool:
+        """Make a dead, waiting or pending delivery due now; False if unknown, final or leased."""
+        with self._write() as db:
+            return db.execute(self._sql.retry, {"id": delivery_id, "now": now}).rowcount == 1
+
+    def retry_dead(self, *, now: float) -> int:
+        """Make every dead delivery due now; return how many."""
+        with self._write() as db:
+            return db.execute(self._sql.retry_dead, {"now": now}).rowcount
+
+    def get(self, delivery_id: int) -> Delivery | None:
+        """One delivery by id."""
+        with self._read() as db:
+            row = db.execute(self._sql.get, {"id": delivery_id}).fetchone()
+        return None if row is None else delivery_from_row(row)
+
+    def list(
+        self, *, state: State | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[Delivery]:
+        """Deliveries, newest first, optionally of one state; page with ``before_id``."""
+        parameters = {
+            "state": None if state is None else state.value,
+            "before_id": before_id,
+            "limit": max(0, limit),
+        }
+        with self._read() as db:
+            rows = db.execute(self._sql.list, parameters).fetchall()
+        return [delivery_from_row(row) for row in rows]
+
+    def counts(self) -> dict[State, int]:
+        """How many deliveries are in each state (every state present, zero included)."""
+        with self._read() as db:
+            rows = db.execute(self._sql.counts).fetchall()
+        counts = dict.fromkeys(State, 0)
+        counts.update({State(state): int(number) for state, number in rows})
+        return counts
+
+    def oldest_due_created_at(self) -> float | None:
+        """When the oldest commit not yet delivered or dead was queued (for the metrics)."""
+        with self._read() as db:
+            row = db.execute(self._sql.oldest_due).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def prune(self, *, finished_before: float) -> int:
+        """Delete delivered and dead rows finished before the given time; return how many."""
+        with self._write() as db:
+            return db.execute(self._sql.prune, {"finished_before": finished_before}).rowcount
+
+
+def _insert_parameters(item: NewDelivery, now: float) -> dict[str, Any]:
+    return {
+        "dedupe_key": item.dedupe_key,
+        "target_url": item.target_url,
+        "token": item.token,
+        "token_fingerprint": item.token_fingerprint,
+        "commit_id": item.commit_id,
+        "body": item.body,
+        "repository": item.repository,
+        "branch": item.branch,
+        "summary": item.summary,
+        "now": now,
+    }
