@@ -15,7 +15,7 @@ Theory of operation (Tracker's "SCM Post-Commit Message Syntax", API v3 and v5 d
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from hookrelay.core.messages import Action
 
@@ -33,17 +33,9 @@ StoryState = Literal[
     "accepted",
 ]
 
-STORY_TYPES: Final[tuple[StoryType, ...]] = ("feature", "bug", "chore", "release")
-STORY_STATES: Final[tuple[StoryState, ...]] = (
-    "unscheduled",
-    "unstarted",
-    "planned",
-    "started",
-    "finished",
-    "delivered",
-    "rejected",
-    "accepted",
-)
+# The Literals are the one list of types and states; these are them as tuples.
+STORY_TYPES: Final[tuple[StoryType, ...]] = get_args(StoryType)
+STORY_STATES: Final[tuple[StoryState, ...]] = get_args(StoryState)
 
 _NOT_STARTED: Final[frozenset[StoryState]] = frozenset({"unscheduled", "unstarted", "planned"})
 _BEFORE_FINISHED: Final[frozenset[StoryState]] = _NOT_STARTED | {"started", "rejected"}
