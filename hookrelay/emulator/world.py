@@ -103,6 +103,14 @@ def commit_comment_text(commit: SourceCommit) -> str:
     return " ".join(part for part in parts if part)
 
 
+# IDs are SQLite INTEGERs (64-bit signed); a larger number names no project or story.
+_MAX_ID = 2**63 - 1
+
+
+def _storable(object_id: int) -> bool:
+    return 0 < object_id <= _MAX_ID
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -164,6 +172,8 @@ class World:
 
     def project(self, project_id: int) -> Project | None:
         """The project with this ID, or None."""
+        if not _storable(project_id):
+            return None
         with self._lock:
             row = self._db.execute(
                 "SELECT id, name, created_at FROM projects WHERE id = ?", (project_id,)
@@ -208,6 +218,8 @@ class World:
 
     def stories(self, project_id: int) -> list[Story]:
         """The stories of a project, oldest first."""
+        if not _storable(project_id):
+            return []
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_STORY_COLUMNS} FROM stories WHERE project_id = ? ORDER BY id",  # noqa: S608
@@ -217,6 +229,8 @@ class World:
 
     def story(self, project_id: int, story_id: int) -> Story | None:
         """The story with this ID in this project, or None."""
+        if not (_storable(project_id) and _storable(story_id)):
+            return None
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_STORY_COLUMNS} FROM stories WHERE id = ? AND project_id = ?",  # noqa: S608
@@ -226,6 +240,8 @@ class World:
 
     def comments(self, story_id: int) -> list[Comment]:
         """The comments on a story, oldest first."""
+        if not _storable(story_id):
+            return []
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, story_id, text, commit_identifier, commit_type, person_id, created_at"
@@ -247,6 +263,8 @@ class World:
         added: list[Comment] = []
         with self._lock, self._db:
             for ref in parse_message(commit.message):
+                if not _storable(ref.id):
+                    continue  # no story has such an ID; Tracker ignored unknown IDs
                 row = self._db.execute(
                     "SELECT story_type, current_state FROM stories WHERE id = ?", (ref.id,)
                 ).fetchone()

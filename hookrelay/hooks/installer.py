@@ -96,7 +96,9 @@ def _python_stub(job: str) -> bytes:
         "export PATH\n"
         f"hookrelay_python={python}\n"
         'if [ -x "$hookrelay_python" ]; then\n'
-        f'    exec "$hookrelay_python" -m hookrelay hook {job} --hook-path "$0" "$@"\n'
+        # -I (isolated): the working tree is not on sys.path, so a repository's own
+        # hookrelay/ or logging.py can never run in place of hookrelay's.
+        f'    exec "$hookrelay_python" -I -m hookrelay hook {job} --hook-path "$0" "$@"\n'
         "fi\n"
         'echo "hookrelay: $hookrelay_python is missing; nothing relayed" >&2\n'
         f'if [ -x "$0{CHAINED_SUFFIX}" ]; then\n'

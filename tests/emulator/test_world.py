@@ -103,3 +103,19 @@ def test_demo_project_has_one_story_of_each_type(world: World) -> None:
     demo = seed_demo(world)
     assert [s.story_type for s in demo.stories] == ["feature", "bug", "chore", "release"]
     assert {s.current_state for s in demo.stories} == {"unstarted"}
+
+
+def test_ids_beyond_64_bits_name_nothing(world: World) -> None:
+    """A commit naming an ID no database can hold ignores it, and still moves the real story."""
+    demo = seed_demo(world)
+    feature = demo.stories[0]
+    huge = 2**63
+    commit = SourceCommit.of(
+        commit_id="c0ffee", message=f"[Finishes #{huge} #{feature.id}] big", author="Ada"
+    )
+    (comment,) = world.record_commit(commit, commit_type="source_commit")
+    assert comment.story_id == feature.id
+    assert world.story(demo.project.id, huge) is None
+    assert world.story(huge, feature.id) is None
+    assert world.project(huge) is None
+    assert world.comments(huge) == []
