@@ -98,6 +98,24 @@ STEPS: tuple[Step, ...] = (
             "CREATE INDEX deliveries_finished ON deliveries (state, finished_at)",
         ),
     ),
+    Step(
+        version=2,
+        description="delivered_keys: what was delivered, kept after its row is pruned",
+        sqlite=(
+            """
+            CREATE TABLE delivered_keys (
+                dedupe_key TEXT PRIMARY KEY,
+                delivered_at REAL NOT NULL
+            )""",
+        ),
+        postgres=(
+            """
+            CREATE TABLE delivered_keys (
+                dedupe_key text PRIMARY KEY,
+                delivered_at double precision NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = STEPS[-1].version

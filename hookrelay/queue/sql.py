@@ -21,11 +21,15 @@ from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
 
+# A commit is a duplicate while its row exists, and after pruning while its key is kept in
+# delivered_keys: a branch merged months later must not post its commits again. (SQLite needs
+# the WHERE clause to read ON CONFLICT as the upsert clause.)
 _INSERT = """
 INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
                         repository, branch, summary, state, attempts, created_at, next_attempt_at)
-VALUES (:dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
-        :repository, :branch, :summary, 'pending', 0, :now, :now)
+SELECT :dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
+       :repository, :branch, :summary, 'pending', 0, :now, :now
+WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 
@@ -100,6 +104,13 @@ _OLDEST_DUE = """
 SELECT MIN(created_at) FROM deliveries WHERE state IN ('pending', 'leased', 'waiting')
 """
 
+_KEEP_DELIVERED_KEYS = """
+INSERT INTO delivered_keys (dedupe_key, delivered_at)
+SELECT dedupe_key, finished_at FROM deliveries
+WHERE state = 'delivered' AND finished_at < :finished_before
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
 _PRUNE = """
 DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND finished_at < :finished_before
 """
@@ -123,6 +134,7 @@ class Statements:
     list: str
     counts: str
     oldest_due: str
+    keep_delivered_keys: str
     prune: str
 
     @classmethod
@@ -145,6 +157,7 @@ class Statements:
             list=style(_LIST),
             counts=style(_COUNTS),
             oldest_due=style(_OLDEST_DUE),
+            keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
         )
 
@@ -276,9 +289,15 @@ class SqlStore:
         return None if row is None or row[0] is None else float(row[0])
 
     def prune(self, *, finished_before: float) -> int:
-        """Delete delivered and dead rows finished before the given time; return how many."""
+        """Delete delivered and dead rows finished before the given time; return how many.
+
+        A delivered commit's dedupe key is kept, so it is never queued again; a dead one's is
+        not, so a redelivery can try it anew.
+        """
+        parameters = {"finished_before": finished_before}
         with self._write() as db:
-            return db.execute(self._sql.prune, {"finished_before": finished_before}).rowcount
+            db.execute(self._sql.keep_delivered_keys, parameters)
+            return db.execute(self._sql.prune, parameters).rowcount
 
 
 def _insert_parameters(item: NewDelivery, now: float) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from hookrelay.core.lifecycle import TRANSITIONS, Event
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.exceptions import StoreError
 from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
+from hookrelay.queue.migrations import STEPS
 from tests.queue.conftest import QueueDatabase
 
 TARGET = "http://127.0.0.1:9/services/v5"
@@ -402,6 +403,20 @@ def test_prune_deletes_only_old_finished_commits(store: QueueStore) -> None:
     assert store.prune(finished_before=20.0) == 0
 
 
+def test_a_pruned_delivered_commit_is_never_queued_again(store: QueueStore) -> None:
+    """After its row is pruned, a delivered commit is still a duplicate (a branch merged months
+    later posts nothing twice); a pruned dead commit may be queued anew."""
+    store.enqueue([new_delivery(1), new_delivery(2)], now=0.0)
+    delivered, dead = store.lease(now=0.0, limit=2, lease_seconds=1000)
+    store.mark_delivered(delivered, now=10.0)
+    store.mark_dead(dead, now=10.0, error="HTTP 404")
+    assert store.prune(finished_before=20.0) == 2
+    assert store.list() == []
+    again = store.enqueue([new_delivery(1), new_delivery(2)], now=30.0)
+    assert (again.queued, again.duplicates) == (1, 1)
+    assert [d.commit_id for d in store.list()] == [new_delivery(2).commit_id]
+
+
 # --- durability, safety, health -----------------------------------------------------------------
 
 
@@ -448,7 +463,19 @@ def test_reopening_applies_no_migration_twice(queue_database: QueueDatabase) -> 
     queue_database.open().close()
     queue_database.open().close()
     versions = queue_database.execute("SELECT version FROM schema_version ORDER BY version")
-    assert versions == [(1,)]
+    assert versions == [(step.version,) for step in STEPS]
+
+
+def test_a_version_1_queue_is_upgraded_with_its_commits(queue_database: QueueDatabase) -> None:
+    """A queue made before delivered_keys existed is migrated on open, keeping what it held."""
+    store = queue_database.open()
+    store.enqueue([new_delivery(1)], now=0.0)
+    store.close()
+    queue_database.execute("DROP TABLE delivered_keys")
+    queue_database.execute("DELETE FROM schema_version WHERE version = 2")
+    upgraded = queue_database.open()
+    assert [d.commit_id for d in upgraded.list()] == [new_delivery(1).commit_id]
+    assert upgraded.enqueue([new_delivery(1)], now=1.0).duplicates == 1
 
 
 def test_a_newer_schema_is_refused(queue_database: QueueDatabase) -> None:
