@@ -1,17 +1,24 @@
 """Reading a git repository for the hooks, with GitPython: which commits are new, and their text.
 
 *New to the repository* (post-receive) means reachable from a branch this push updated and
-from no ref as it stood before the push, i.e. ``git rev-list NEW... --not OLD... OTHERS...``
-where OLD are the updated refs' previous values and OTHERS every ref the push left alone.
+from no tip the hook has already accounted for, i.e. ``git rev-list NEW... --not OLD...
+ACCOUNTED...`` where OLD are the updated refs' previous values and ACCOUNTED the record kept
+in ``<state>/accounted`` (see ``hookrelay.hooks.accounted``): the tips earlier pushes brought,
+seeded on the first run from the refs the push left alone. Not the refs as they stand: two
+pushes landing at once would each see the other's ref moved and neither send a shared commit,
+and a branch deleted and pushed again would be sent again.
 So a new branch of old commits sends nothing, a deletion sends nothing, a forced push sends
 only the rewritten commits, and a commit pushed to several branches at once is listed once.
 Tags are never a source of commits. With a branch filter, only the filtered branches count on
 both sides: a commit first pushed to an unrelayed branch is sent when it reaches a relayed one.
+Ref names are compared as bytes (``surrogateescape``): a branch name need not be UTF-8.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +27,7 @@ import git
 
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.exceptions import RepositoryError
+from hookrelay.hooks import accounted
 from hookrelay.hooks.commit_text import read_git_commit, source_commit
 from hookrelay.hooks.settings import HookSettings
 
@@ -60,7 +68,8 @@ class RefUpdate:
 def read_ref_updates(stdin: bytes) -> list[RefUpdate]:
     """Read post-receive's ``<old> <new> <ref>`` lines; anything else is ignored."""
     updates = []
-    for line in stdin.decode("utf-8", errors="replace").splitlines():
+    # surrogateescape: a ref name that is not UTF-8 keeps its bytes, as in the ref listing.
+    for line in stdin.decode("utf-8", errors="surrogateescape").splitlines():
         match = _UPDATE.match(line.strip())
         if match is not None:
             updates.append(RefUpdate(*match.groups()))
@@ -91,23 +100,75 @@ def read_settings(repo: git.Repo) -> HookSettings:
     return HookSettings.from_values(values)
 
 
-def new_commits(repo: git.Repo, updates: list[RefUpdate], settings: HookSettings) -> list[str]:
-    """The commits this push made new to the repository, parents before children."""
+def new_commits(
+    repo: git.Repo, updates: list[RefUpdate], settings: HookSettings, state: Path
+) -> list[str]:
+    """The commits this push made new to the repository, parents before children; the push's
+    tips are then added to the record of accounted tips in ``state``."""
     wanted = [update for update in updates if settings.wants_ref(update.ref)]
     include = [
         update.new
         for update in wanted
         if update.ref.startswith("refs/heads/") and not update.deleted
     ]
-    if not include:
-        return []
-    exclude = [update.old for update in wanted if not update.created]
-    updated = {update.ref for update in updates}
-    listing = repo.git.for_each_ref("--format=%(objectname) %(refname)")
-    for line in listing.splitlines():
+    olds = [update.old for update in wanted if not update.created]
+    with accounted.locked(state):
+        current = _ref_tips(repo)
+        record = accounted.read_record(state)
+        if record is None:
+            # First run: the refs as they stand, except the ones this push moved (their old
+            # values stand for them), are what the repository had before.
+            updated = {update.ref for update in updates}
+            record = [tip for tip, ref in current if ref not in updated and settings.wants_ref(ref)]
+        listed: list[str] = []
+        if include:
+            exclude = _existing(repo, [*record, *olds])
+            listed = _rev_list(repo, include, exclude)
+        accounted.write_record(state, [*record, *olds, *include], {tip for tip, _ in current})
+    return listed
+
+
+def _git_bytes(repo: git.Repo, *args: str, stdin: bytes = b"") -> bytes:
+    common = str(Path(repo.common_dir).resolve())
+    result = subprocess.run(
+        ["git", *args],
+        cwd=common,
+        env={**os.environ, "GIT_DIR": common},
+        input=stdin,
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", errors="replace").strip()
+        raise RepositoryError(f"git {args[0]} failed: {stderr}")
+    return result.stdout
+
+
+def _ref_tips(repo: git.Repo) -> list[tuple[str, str]]:
+    """Every ref as ``(object name, ref name)``, names decoded with ``surrogateescape``."""
+    listing = _git_bytes(repo, "for-each-ref", "--format=%(objectname) %(refname)")
+    tips = []
+    for line in listing.decode("utf-8", errors="surrogateescape").splitlines():
         objectname, _, ref = line.partition(" ")
-        if ref not in updated and settings.wants_ref(ref):
-            exclude.append(objectname)
+        tips.append((objectname, ref))
+    return tips
+
+
+def _existing(repo: git.Repo, names: list[str]) -> list[str]:
+    """The ``names`` the repository still has (a deleted branch's commits may be gone)."""
+    if not names:
+        return []
+    stdin = "".join(f"{name}\n" for name in names).encode("ascii")
+    checked = _git_bytes(repo, "cat-file", "--batch-check=%(objectname) %(objecttype)", stdin=stdin)
+    present = []
+    for line in checked.decode("ascii", errors="replace").splitlines():
+        name, _, kind = line.partition(" ")
+        if kind != "missing":
+            present.append(name)
+    return present
+
+
+def _rev_list(repo: git.Repo, include: list[str], exclude: list[str]) -> list[str]:
     revisions = "".join(f"{name}\n" for name in include) + "".join(f"^{n}\n" for n in exclude)
     # Through stdin: a repository can have more refs than a command line can hold.
     with tempfile.TemporaryFile() as stdin:

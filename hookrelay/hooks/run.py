@@ -76,7 +76,7 @@ def run_git_hook(job: str, stdin: bytes, *, resend: bool, started: float | None 
         if not resend:
             if job == "post-receive":
                 updates = git_reader.read_ref_updates(stdin)
-                commits = git_reader.new_commits(repo, updates, settings)
+                commits = git_reader.new_commits(repo, updates, settings, state)
             else:
                 commits = git_reader.head_commit(repo, settings)
             spool.add(commits, now=int(time.time()), pid=os.getpid())

@@ -8,10 +8,11 @@ the Python hook. The Tracker side is the recorder on loopback; what it received 
 from __future__ import annotations
 
 import socket
+import subprocess
 
 import pytest
 
-from tests.hooks.repos import GitWorld, install, received_commits, wait_for
+from tests.hooks.repos import ZERO, GitWorld, install, received_commits, wait_for
 from tests.support.recorder import Recorder, Reply
 
 STAY = ("--foreground-seconds", "60")  # no hand-off: the push returns when the hook is done
@@ -107,6 +108,48 @@ def test_several_refs_in_one_push_send_each_commit_once(
     sent = ids(recorder)
     assert sorted(sent) == sorted([*shared, only_topic])
     assert sent.index(shared[0]) < sent.index(shared[1])
+
+
+def run_post_receive(world: GitWorld, stdin: bytes) -> None:
+    """Run the server's installed post-receive as git would, with ``stdin`` as its ref updates."""
+    hook = world.server / "hooks" / "post-receive"
+    env = {**world.env, "GIT_DIR": "."}
+    result = subprocess.run(
+        [str(hook)], cwd=world.server, env=env, input=stdin, capture_output=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_two_pushes_landing_at_once_with_one_commit_send_it_once(
+    server: GitWorld, recorder: Recorder
+) -> None:
+    """Two pushes carry commit C to two new branches at the same moment: when each hook runs,
+    both refs already point at C. C is sent exactly once (not zero times, not twice)."""
+    base = server.commit(story(1))
+    server.push("main")
+    shared = server.commit(story(2))
+    # The objects reach the server without a push (no hook), then both refs move at once.
+    server.git(server.server, "fetch", "-q", str(server.clone), "main:refs/heads/incoming")
+    server.git(server.server, "update-ref", "-d", "refs/heads/incoming")
+    server.git(server.server, "update-ref", "refs/heads/one", shared)
+    server.git(server.server, "update-ref", "refs/heads/two", shared)
+    run_post_receive(server, f"{ZERO} {shared} refs/heads/one\n".encode())
+    run_post_receive(server, f"{ZERO} {shared} refs/heads/two\n".encode())
+    assert ids(recorder) == [base, shared]
+
+
+def test_branch_deleted_and_pushed_again_is_not_sent_again(
+    server: GitWorld, recorder: Recorder
+) -> None:
+    """Push a branch, delete it, push it again: its commits are sent once."""
+    base = server.commit(story(1))
+    server.push("main")
+    server.git(server.clone, "checkout", "-q", "-b", "doomed")
+    only_doomed = [server.commit(story(2)), server.commit(story(3))]
+    server.push("doomed")
+    server.push(":refs/heads/doomed")
+    server.push("doomed")
+    assert ids(recorder) == [base, *only_doomed]
 
 
 def test_tags_are_ignored(server: GitWorld, recorder: Recorder) -> None:
