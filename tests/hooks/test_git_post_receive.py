@@ -152,6 +152,31 @@ def test_branch_deleted_and_pushed_again_is_not_sent_again(
     assert ids(recorder) == [base, *only_doomed]
 
 
+def test_branch_name_that_is_not_utf8_is_relayed(server: GitWorld, recorder: Recorder) -> None:
+    """A push to a branch whose name is not valid UTF-8 (b"caf\\xe9") sends its commits: the hook
+    compares ref names as bytes, whatever the decoding."""
+    pushed = server.commit(story(1))
+    result = subprocess.run(
+        [b"git", b"push", b"-q", b"origin", b"HEAD:refs/heads/caf\xe9"],
+        cwd=server.clone,
+        env=server.env,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ids(recorder) == [pushed]
+    more = server.commit(story(2))
+    result = subprocess.run(
+        [b"git", b"push", b"-q", b"origin", b"HEAD:refs/heads/caf\xe9"],
+        cwd=server.clone,
+        env=server.env,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ids(recorder) == [pushed, more]
+
+
 def test_tags_are_ignored(server: GitWorld, recorder: Recorder) -> None:
     """Pushing tags, light or annotated, even of new commits, posts nothing."""
     server.commit(story(1))
