@@ -13,6 +13,13 @@ answer          what happens
                 the next run of the hook starts again from the oldest entry
 ==============  =================================================================
 
+A commit Tracker answers with a server error every time (a *poison* commit) must not hold the
+others back forever: each run in which Tracker answered an entry with a 5xx other than 503
+(503 says Tracker is down for everyone) is counted in the entry's file, and after
+``MAX_FAILED_RUNS`` such runs the entry is set aside in ``refused/`` with Tracker's last answer,
+as a refused commit is, and the pass goes on. No answer at all (refused connection, timeout)
+and 503/429 are never counted: Tracker being down costs no commit its place.
+
 The pass also stops when the clock passes the deadline; the caller then hands the rest to a
 background process (see ``hookrelay.hooks.run``).
 """
@@ -32,7 +39,10 @@ from hookrelay.hooks.hook_log import HookLog
 from hookrelay.hooks.spool import Spool
 from hookrelay.tracker.client import TrackerClient
 
-__all__ = ["PassEnd", "RelayReport", "send_spool"]
+__all__ = ["MAX_FAILED_RUNS", "PassEnd", "RelayReport", "send_spool"]
+
+#: Runs in which Tracker answered an entry with a server error before it is set aside.
+MAX_FAILED_RUNS = 10
 
 #: Reads one spooled commit; ``None`` when the repository no longer has it.
 CommitReader = Callable[[str], SourceCommit | None]
@@ -106,6 +116,17 @@ def send_spool(
             report.refused += 1
             spool.refuse(entry)
             log.write(f"refused {entry.commit_id}: {outcome.reason} (kept in hookrelay/refused)")
+        elif (
+            outcome.status >= 500
+            and outcome.status != 503
+            and spool.count_failure(entry) >= MAX_FAILED_RUNS
+        ):
+            report.refused += 1
+            spool.refuse(entry)
+            log.write(
+                f"refused {entry.commit_id}: gave up after {MAX_FAILED_RUNS} runs: "
+                f"{outcome.reason} (kept in hookrelay/refused)"
+            )
         else:
             report.problem = f"Tracker unavailable ({outcome.reason})"
             log.write(f"waiting {entry.commit_id}: {report.problem}")

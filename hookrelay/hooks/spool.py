@@ -2,7 +2,8 @@
 
 Layout, shared with the shell hooks so either form can send what the other spooled::
 
-    <state>/spool/<time>.<pid>.<n>.<commit id>   one empty file a commit; names sort oldest first
+    <state>/spool/<time>.<pid>.<n>.<commit id>   one file a commit; names sort oldest first; it
+                                                 holds how many runs Tracker failed it (empty: 0)
     <state>/refused/<same name>                  commits Tracker refused for good (see the log)
     <state>/lock/pid                             held by the one hook sending right now
 
@@ -74,6 +75,17 @@ class Spool:
     def remove(self, entry: SpoolEntry) -> None:
         """Forget an entry: it was delivered, names no story, or its commit is gone."""
         (self.folder / entry.name).unlink(missing_ok=True)
+
+    def count_failure(self, entry: SpoolEntry) -> int:
+        """Note one more run in which Tracker failed this entry; how many there have been."""
+        path = self.folder / entry.name
+        try:
+            text = path.read_text(encoding="ascii", errors="replace").strip()
+        except FileNotFoundError:
+            return 0
+        failures = (int(text) if text.isdigit() else 0) + 1
+        path.write_text(f"{failures}\n", encoding="ascii")
+        return failures
 
     def refuse(self, entry: SpoolEntry) -> None:
         """Move an entry Tracker refused for good aside, where a person can look at it."""

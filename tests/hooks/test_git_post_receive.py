@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from tests.hooks.repos import ZERO, GitWorld, install, received_commits, wait_for
-from tests.support.recorder import Recorder, Reply
+from tests.support.recorder import Received, Recorder, Reply
 
 STAY = ("--foreground-seconds", "60")  # no hand-off: the push returns when the hook is done
 
@@ -258,6 +258,37 @@ def test_tracker_errors_stop_the_pass_and_keep_the_rest(
     third = server.commit(story(3))
     server.push("main")
     assert ids(recorder) == [first, first, second, third]
+
+
+def test_commit_tracker_always_fails_is_set_aside_and_does_not_block_the_rest(
+    server: GitWorld, recorder: Recorder
+) -> None:
+    """A commit Tracker answers with a 500 every time keeps being retried, but after 10 runs it
+    moves to refused/ with Tracker's last answer, and the commits spooled behind it go out."""
+    poison = server.commit(story(1))
+
+    def answer(request: Received) -> Reply:
+        if poison.encode() in request.body:
+            return Reply(500, b"<errors><error>boom</error></errors>")
+        return Reply(200, b"<source_commit/>")
+
+    recorder.responder = answer
+    server.push("main")
+    later = []
+    for n in range(2, 11):  # runs 2 to 10
+        assert ids(recorder) == [poison] * (n - 1)
+        later.append(server.commit(story(n)))
+        server.push("main")
+    assert ids(recorder) == [poison] * 10 + later
+    assert not list((server.state() / "spool").iterdir())
+    assert [p.name.rsplit(".", 1)[1] for p in (server.state() / "refused").iterdir()] == [poison]
+    gave_up = [
+        line
+        for line in (server.state() / "hookrelay.log").read_text().splitlines()
+        if f"refused {poison}: gave up after 10 runs: HTTP 500" in line
+    ]
+    assert len(gave_up) == 1
+    assert "boom" in gave_up[0]
 
 
 def test_hanging_tracker_is_bounded_and_the_commit_spooled(

@@ -11,10 +11,10 @@ from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import TrackerTarget
 from hookrelay.exceptions import RepositoryError
 from hookrelay.hooks.hook_log import HookLog
-from hookrelay.hooks.relay import PassEnd, RelayReport, send_spool
+from hookrelay.hooks.relay import MAX_FAILED_RUNS, PassEnd, RelayReport, send_spool
 from hookrelay.hooks.spool import Spool
 from hookrelay.tracker.client import TrackerClient, make_http_client
-from tests.support.recorder import Recorder
+from tests.support.recorder import Recorder, Reply
 
 COMMITS = {
     "aa": SourceCommit.of(commit_id="aa", message="[#1] one", author="a"),
@@ -91,3 +91,28 @@ def test_pass_past_its_deadline_sends_nothing_more(
     assert end is PassEnd.OUT_OF_TIME
     assert len(recorder.received) == 1
     assert [e.commit_id for e in spool.pending()] == ["dd"]
+
+
+@pytest.mark.parametrize(("status", "set_aside"), [(500, True), (502, True), (503, False)])
+def test_server_errors_set_an_entry_aside_after_ten_runs_but_never_503(
+    tmp_path: Path, client: TrackerClient, recorder: Recorder, status: int, set_aside: bool
+) -> None:
+    """Ten runs with a 5xx for the oldest entry move it to refused/ and the pass goes on to the
+    next; a 503 (Tracker down for everyone) keeps it waiting however often it comes."""
+    recorder.responder = lambda request: (
+        Reply(status) if b"<commit_id>aa<" in request.body else Reply(200)
+    )
+    spool = spool_of(tmp_path, "aa", "dd")
+    log = HookLog(tmp_path / "log", "test")
+    for _ in range(MAX_FAILED_RUNS - 1):
+        end = send_spool(spool, read, client, log, RelayReport(), all_commits=False, deadline=None)
+        assert end is PassEnd.STOPPED
+    end = send_spool(spool, read, client, log, RelayReport(), all_commits=False, deadline=None)
+    if set_aside:
+        assert end is PassEnd.EMPTY
+        assert spool.pending() == []
+        assert [p.name.rsplit(".", 1)[1] for p in spool.refused_folder.iterdir()] == ["aa"]
+    else:
+        assert end is PassEnd.STOPPED
+        assert [e.commit_id for e in spool.pending()] == ["aa", "dd"]
+        assert list(spool.refused_folder.iterdir()) == []
