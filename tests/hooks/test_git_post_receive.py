@@ -360,6 +360,27 @@ def test_big_push_hands_the_rest_to_the_background(
     )
 
 
+def test_push_of_thousands_of_commits_is_spooled_and_each_delivered_once(
+    git_world: GitWorld, recorder: Recorder, form: str
+) -> None:
+    """A 4,000-commit push with the default foreground budget: the hook spools them all (one
+    pass over the spool, not one a commit), returns, and every commit arrives once, in order;
+    the log says the hook handed the rest off or sent the last one itself."""
+    install("git", git_world.server, form, f"{recorder.url}/services/v3")
+    commits = git_world.fast_import([story(n).encode() for n in range(1, 4001)])
+    said = git_world.push("main")
+    wait_for(lambda: len(recorder.received) >= 4000, within=240, what="4,000 commits delivered")
+    wait_for(lambda: not (git_world.state() / "lock").exists(), what="the sender to finish")
+    assert ids(recorder) == commits
+    assert not list((git_world.state() / "spool").iterdir())
+    log = (git_world.state() / "hookrelay.log").read_text()
+    assert f"sent {commits[-1]}: HTTP 200" in log
+    if "background" in said:
+        assert "commits to the background" in log
+    else:
+        assert "4000 sent" in said
+
+
 def test_push_into_a_repository_without_settings_still_succeeds(
     git_world: GitWorld, recorder: Recorder, form: str
 ) -> None:
