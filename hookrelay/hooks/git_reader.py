@@ -34,11 +34,13 @@ from hookrelay.hooks.settings import HookSettings
 __all__ = [
     "RefUpdate",
     "head_commit",
+    "is_shared_value",
     "new_commits",
     "open_repository",
     "read_commit",
     "read_ref_updates",
     "read_settings",
+    "shared_repository",
     "state_folder",
 ]
 
@@ -90,6 +92,29 @@ def open_repository(path: str | Path | None = None) -> git.Repo:
 def state_folder(repo: git.Repo) -> Path:
     """Where hookrelay keeps its spool and log: ``hookrelay`` in the common git folder."""
     return Path(repo.common_dir) / "hookrelay"
+
+
+def shared_repository(repo: git.Repo) -> bool:
+    """Whether ``core.sharedRepository`` shares the repository with a group (or everyone), read
+    as git reads it: ``umask``/false/0 no; ``group``/true/1, ``all``/``world``/``everybody``/2
+    yes; an octal mode yes when it gives the group any access."""
+    value = repo.git.config("--get", "core.sharedRepository", with_exceptions=False)
+    return is_shared_value(str(value))
+
+
+def is_shared_value(value: str) -> bool:
+    """``core.sharedRepository``'s value (as ``git config --get`` prints it) read as sharing."""
+    text = value.strip()
+    lowered = text.lower()
+    if lowered in ("", "umask", "false", "no", "off"):
+        return False
+    if lowered in ("group", "true", "yes", "on", "all", "world", "everybody"):
+        return True
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        return False
+    return mode in (1, 2) or bool(mode & 0o070)
 
 
 def read_settings(repo: git.Repo) -> HookSettings:

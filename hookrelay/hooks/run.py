@@ -18,9 +18,11 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
+import git
 import httpx
 
 from hookrelay.core.source_commit import SourceCommit
@@ -66,33 +68,48 @@ def run_git_hook(job: str, stdin: bytes, *, resend: bool, started: float | None 
     ``started`` (``time.monotonic()``) is when the hook began: the time budget counts from it.
     """
     with git_reader.open_repository() as repo:
-        state = git_reader.state_folder(repo)
-        try:
-            settings = git_reader.read_settings(repo)
-        except ConfigError as exc:
-            return _not_configured(state, job, exc)
-        spool = Spool(state)
-        spool.create()
-        if not resend:
-            if job == "post-receive":
-                updates = git_reader.read_ref_updates(stdin)
-                commits = git_reader.new_commits(repo, updates, settings, state)
-            else:
-                commits = git_reader.head_commit(repo, settings)
-            spool.add(commits, now=int(time.time()), pid=os.getpid())
+        shared = git_reader.shared_repository(repo)
+        with _umask(0o007 if shared else 0o077):
+            return _run_git_hook(repo, job, stdin, resend=resend, started=started, shared=shared)
 
-        def read(commit_id: str) -> SourceCommit | None:
-            return git_reader.read_commit(repo, commit_id, settings.commit_url)
 
-        respawn = ["hook", f"git-{job}", "--resend"]
-        log = HookLog(state / "hookrelay.log", job, settings.token)
-        return _relay(spool, read, settings, log, respawn, started=started)
+def _run_git_hook(
+    repo: git.Repo, job: str, stdin: bytes, *, resend: bool, started: float | None, shared: bool
+) -> str:
+    state = git_reader.state_folder(repo)
+    try:
+        settings = git_reader.read_settings(repo)
+    except ConfigError as exc:
+        return _not_configured(state, job, exc)
+    spool = Spool(state, shared=shared)
+    spool.create()
+    if not resend:
+        if job == "post-receive":
+            updates = git_reader.read_ref_updates(stdin)
+            commits = git_reader.new_commits(repo, updates, settings, state)
+        else:
+            commits = git_reader.head_commit(repo, settings)
+        spool.add(commits, now=int(time.time()), pid=os.getpid())
+
+    def read(commit_id: str) -> SourceCommit | None:
+        return git_reader.read_commit(repo, commit_id, settings.commit_url)
+
+    respawn = ["hook", f"git-{job}", "--resend"]
+    log = HookLog(state / "hookrelay.log", job, settings.token)
+    return _relay(spool, read, settings, log, respawn, started=started)
 
 
 def run_svn_hook(
     repository: Path, revision: str | None, *, resend: bool, started: float | None = None
 ) -> str:
     """Relay one Subversion revision (post-commit); return the summary."""
+    with _umask(0o077):
+        return _run_svn_hook(repository, revision, resend=resend, started=started)
+
+
+def _run_svn_hook(
+    repository: Path, revision: str | None, *, resend: bool, started: float | None
+) -> str:
     repository = repository.resolve()
     state = svn_reader.state_folder(repository)
     try:
@@ -110,6 +127,16 @@ def run_svn_hook(
     respawn = ["hook", "svn-post-commit", "--resend", str(repository)]
     log = HookLog(state / "hookrelay.log", "post-commit", settings.token)
     return _relay(spool, read, settings, log, respawn, started=started)
+
+
+@contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    """Files and folders the hook makes get ``mask`` (private, or group-shared: never world)."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 def _not_configured(state: Path, job: str, exc: ConfigError) -> str:

@@ -10,6 +10,10 @@ Layout, shared with the shell hooks so either form can send what the other spool
 ``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. The lock is a
 directory because ``mkdir`` is atomic everywhere, POSIX sh included; a lock whose holder has
 died is taken over.
+
+In a repository shared with a group (git's ``core.sharedRepository``) the folders are made
+group-writable and setgid, as git makes its own objects folders, and the hook runs with umask
+007; otherwise they are private (0700, umask 077). Nothing is ever world-readable.
 """
 
 from __future__ import annotations
@@ -41,16 +45,34 @@ class SpoolEntry:
 class Spool:
     """The spool folder of one repository (see the module's layout)."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *, shared: bool = False) -> None:
         self.state = state
+        self.shared = shared
         self.folder = state / "spool"
         self.refused_folder = state / "refused"
         self._lock = state / "lock"
 
     def create(self) -> None:
-        """Make the folders, private to the user the hook runs as."""
-        for folder in (self.folder, self.refused_folder):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """Make the folders: private to the user the hook runs as, or, in a shared repository,
+        group-writable and setgid (a folder another user made is left as it is)."""
+        mode = 0o2770 if self.shared else 0o700
+        for folder in (self.state, self.folder, self.refused_folder):
+            folder.mkdir(mode=mode & 0o777, parents=True, exist_ok=True)
+            if self.shared:
+                try:
+                    if folder.stat().st_uid == os.geteuid():
+                        folder.chmod(mode)
+                except OSError:
+                    pass
+        if self.shared:
+            # Files an earlier, private run made.
+            for name in ("hookrelay.log", "accounted"):
+                try:
+                    path = self.state / name
+                    if path.stat().st_uid == os.geteuid():
+                        path.chmod(0o660)
+                except OSError:
+                    pass
 
     def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
         """Spool each commit not already waiting, in the given (oldest first) order."""
