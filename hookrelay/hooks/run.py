@@ -203,7 +203,7 @@ def _relay(
 def _hand_off(command: list[str]) -> None:
     """Start ``hookrelay <command>`` detached (no stdin/stdout/stderr, new session, nohup), so
     that git, which waits for its hooks' output pipes to close, does not wait for it."""
-    argv = [sys.executable, "-m", "hookrelay", *command]
+    argv = [sys.executable, "-I", "-m", "hookrelay", *command]  # -I: see installer.py
     subprocess.run(
         ["/bin/sh", "-c", 'nohup "$@" </dev/null >/dev/null 2>&1 &', "hookrelay", *argv],
         env={**os.environ, BACKGROUND_ENV: "1"},
