@@ -18,6 +18,7 @@ from typing import Any
 
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
+from hookrelay.queue.store import public_view
 
 __all__ = ["DATABASE_URL_ENV", "register"]
 
@@ -184,23 +185,7 @@ def _why_not(delivery: Delivery) -> str:
 
 def _public(delivery: Delivery) -> dict[str, Any]:
     """A delivery as the command shows it: no token, no body."""
-    return {
-        "id": delivery.id,
-        "state": delivery.state.value,
-        "attempts": delivery.attempts,
-        "commit_id": delivery.commit_id,
-        "repository": delivery.repository,
-        "branch": delivery.branch,
-        "summary": delivery.summary,
-        "target_url": delivery.target_url,
-        "token_fingerprint": delivery.token_fingerprint,
-        "created_at": delivery.created_at,
-        "next_attempt_at": delivery.next_attempt_at,
-        "first_attempt_at": delivery.first_attempt_at,
-        "lease_until": delivery.lease_until,
-        "finished_at": delivery.finished_at,
-        "last_error": delivery.last_error,
-    }
+    return public_view(delivery)
 
 
 def _when(delivery: Delivery) -> float | None:

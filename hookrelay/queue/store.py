@@ -19,7 +19,7 @@ from typing import Protocol
 
 from hookrelay.core.lifecycle import State
 
-__all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State"]
+__all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State", "public_view"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,27 @@ class Delivery:
     lease_until: float | None
     finished_at: float | None
     last_error: str
+
+
+def public_view(delivery: Delivery) -> dict[str, object]:
+    """What may be shown of a delivery (CLI, HTTP): everything but its token and body."""
+    return {
+        "id": delivery.id,
+        "state": delivery.state.value,
+        "attempts": delivery.attempts,
+        "commit_id": delivery.commit_id,
+        "repository": delivery.repository,
+        "branch": delivery.branch,
+        "summary": delivery.summary,
+        "target_url": delivery.target_url,
+        "token_fingerprint": delivery.token_fingerprint,
+        "created_at": delivery.created_at,
+        "next_attempt_at": delivery.next_attempt_at,
+        "first_attempt_at": delivery.first_attempt_at,
+        "lease_until": delivery.lease_until,
+        "finished_at": delivery.finished_at,
+        "last_error": delivery.last_error,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from hookrelay.tracker.client import make_http_client
 
 # The queue suite's fresh database of every kind, so the replica tests run over each store.
 from tests.queue.conftest import queue_database  # noqa: F401 - a fixture, used by name
-from tests.support.recorder import Recorder, Reply, running_recorder
+from tests.support.recorder import Recorder, running_recorder
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 
@@ -113,11 +113,7 @@ def tracker_server() -> Iterator[Recorder]:
 @pytest.fixture
 def tracker(tracker_server: Recorder) -> Recorder:
     """The recording stand-in for Tracker on loopback, with nothing received and no script."""
-    with tracker_server.lock:
-        tracker_server.received.clear()
-        tracker_server.script.clear()
-        tracker_server.default = Reply(200, b"<source_commit/>")
-        tracker_server.responder = None
+    tracker_server.reset()
     return tracker_server
 
 

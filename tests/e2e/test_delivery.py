@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +12,10 @@ from hookrelay.core.signatures import sign
 from hookrelay.core.source_commit import SourceCommit, render_v3_xml
 from hookrelay.emulator.world import commit_comment_text
 from hookrelay.queue import State
+from tests.conftest import FIXTURES
 from tests.e2e.conftest import SECRET, Relay, running_relay
 from tests.support.emulator import RunningEmulator, running_emulator
 from tests.web.conftest import push_body, pushed_commit
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 # Every real push that carries commits: (fixture, endpoint, event header, signature header).
 REAL_PUSHES = [

@@ -58,6 +58,14 @@ class Recorder:
             return self.responder(request)
         return self.default
 
+    def reset(self) -> None:
+        """Forget what arrived and answer every request with the default 200 again."""
+        with self.lock:
+            self.received.clear()
+            self.script.clear()
+            self.default = Reply(200, b"<source_commit/>")
+            self.responder = None
+
     def bodies(self) -> list[bytes]:
         """Every body received, in order."""
         with self.lock:

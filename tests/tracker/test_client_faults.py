@@ -46,9 +46,7 @@ def shared_recorder() -> Iterator[Recorder]:
 @pytest.fixture
 def recorder(shared_recorder: Recorder) -> Recorder:
     """The module's scripted HTTP server, with nothing received and nothing scripted."""
-    with shared_recorder.lock:
-        shared_recorder.received.clear()
-        shared_recorder.script.clear()
+    shared_recorder.reset()
     return shared_recorder
 
 

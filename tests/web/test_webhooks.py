@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from hookrelay.core.signatures import sign
+from tests.conftest import FIXTURES
 from tests.web.conftest import (
     SECRET,
     TOKEN,
@@ -19,8 +19,6 @@ from tests.web.conftest import (
     push_body,
     pushed_commit,
 )
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 # (fixture path, event header, forge) of every real push that carries commits.
 REAL_PUSHES = [

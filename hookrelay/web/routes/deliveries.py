@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from hookrelay.queue.store import Delivery, State
+from hookrelay.queue.store import Delivery, State, public_view
 from hookrelay.web.deps import AdminDep, ContextDep, StoreDep
 
 __all__ = ["DeliveryOut", "router"]
@@ -39,21 +39,7 @@ class DeliveryOut(BaseModel):
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
         """The public view of a stored delivery."""
-        return cls(
-            id=delivery.id,
-            state=delivery.state,
-            commit_id=delivery.commit_id,
-            repository=delivery.repository,
-            branch=delivery.branch,
-            summary=delivery.summary,
-            target_url=delivery.target_url,
-            token_fingerprint=delivery.token_fingerprint,
-            attempts=delivery.attempts,
-            created_at=delivery.created_at,
-            next_attempt_at=delivery.next_attempt_at,
-            finished_at=delivery.finished_at,
-            last_error=delivery.last_error,
-        )
+        return cls.model_validate(public_view(delivery))
 
 
 class DeliveryList(BaseModel):
