@@ -6,6 +6,9 @@ Each error says whose fault it is, so the edge that catches it knows what to ans
     ├── InputError                  the caller sent something we cannot use (4xx, nothing queued)
     │   ├── SignatureError          missing or wrong webhook signature            (401)
     │   ├── PayloadError            not a push we understand, malformed JSON/XML   (400)
+    │   │   └── NotASourceCommit    well-formed, but not a source_commit to take   (422)
+    │   ├── TokenRefused            the Tracker target refuses the caller's token  (401)
+    │   ├── TooMuchPending          an unconfirmed token's share of the queue is full (429)
     │   ├── UnsupportedMediaType    a Content-Type we do not read                  (415)
     │   └── BodyTooLarge            over the configured body limit                 (413)
     ├── ConfigError                 a setting is missing or wrong; start-up stops  (500)
@@ -52,6 +55,24 @@ class PayloadError(InputError):
     """A body is not valid JSON/XML or not the shape of a push we understand."""
 
     status_hint = 400
+
+
+class NotASourceCommit(PayloadError):
+    """A well-formed XML/JSON body that is not a ``source_commit`` Tracker could take (422)."""
+
+    status_hint = 422
+
+
+class TokenRefused(InputError):
+    """The Tracker target answered 401/403 for the token a caller brought; nothing was queued."""
+
+    status_hint = 401
+
+
+class TooMuchPending(InputError):
+    """A token nobody could confirm already has its share of pending bytes in the queue."""
+
+    status_hint = 429
 
 
 class UnsupportedMediaType(InputError):

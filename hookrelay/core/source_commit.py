@@ -24,6 +24,7 @@ __all__ = [
     "render_v3_xml",
     "render_v5_json",
     "sanitize_text",
+    "xml_escape",
 ]
 
 REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
@@ -90,7 +91,8 @@ class SourceCommit:
         )
 
 
-def _xml_text(value: str) -> str:
+def xml_escape(value: str | bytes) -> str:
+    """``value`` sanitised and escaped for XML text or attribute values: the one XML escaper."""
     return sanitize_text(value).translate(_XML_ESCAPES)
 
 
@@ -102,7 +104,7 @@ def render_v3_xml(commit: SourceCommit) -> bytes:
         ("commit_id", commit.commit_id),
         ("url", commit.url),
     )
-    inner = "".join(f"<{name}>{_xml_text(value)}</{name}>" for name, value in fields)
+    inner = "".join(f"<{name}>{xml_escape(value)}</{name}>" for name, value in fields)
     document = f'<?xml version="1.0" encoding="UTF-8"?>\n<source_commit>{inner}</source_commit>'
     return document.encode("utf-8")
 

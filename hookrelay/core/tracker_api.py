@@ -43,6 +43,7 @@ __all__ = [
     "build_rendered_request",
     "build_source_commit_request",
     "interpret_answer",
+    "is_usable_commit_id",
     "is_usable_token",
     "parse_retry_after",
     "token_fingerprint",
@@ -134,10 +135,25 @@ def _without_password(url: str) -> str:
 
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 
+MAX_TOKEN_LENGTH = 256
+"""Longer than any Tracker token (32 hex characters) by far; longer ones are refused."""
+
+MAX_COMMIT_ID_LENGTH = 255
+"""A git id is 40 or 64 characters, an svn revision a number; 255 leaves room for any forge."""
+
 
 def is_usable_token(token: str) -> bool:
-    """Whether ``token`` can travel in an HTTP header as it is: visible ASCII, no spaces."""
-    return _TOKEN.fullmatch(token) is not None
+    """Whether ``token`` can travel in an HTTP header as it is: 1 to 256 visible ASCII
+    characters, no spaces, no control characters. The one token rule: the settings, the
+    client, the installer and every endpoint that takes a token use it."""
+    return len(token) <= MAX_TOKEN_LENGTH and _TOKEN.fullmatch(token) is not None
+
+
+def is_usable_commit_id(commit_id: str) -> bool:
+    """Whether ``commit_id`` can be queued and shown: 1 to 255 printable characters (no
+    control characters, no line breaks, no unpaired surrogates)."""
+    # str.isprintable() is False for controls (Cc), format characters and surrogates (Cs).
+    return 0 < len(commit_id) <= MAX_COMMIT_ID_LENGTH and commit_id.isprintable()
 
 
 def token_fingerprint(token: str) -> str:

@@ -11,21 +11,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hookrelay.core.tracker_errors import ACCESS_DENIED
 from hookrelay.emulator import v3, v5
 from hookrelay.emulator.demo import DEMO_TOKEN
 from hookrelay.emulator.formats import error_v3, error_v5
 from hookrelay.emulator.world import World
 
 __all__ = ["DEMO_TOKEN", "create_app"]
-
-
-_V5_CODES = {
-    400: "invalid_parameter",
-    404: "unfound_resource",
-    405: "route_not_found",  # Tracker answered a wrong method as an unknown route
-    415: "invalid_parameter",
-    422: "invalid_parameter",
-}
 
 
 def create_app(world: World, token: str = DEMO_TOKEN) -> FastAPI:
@@ -65,10 +57,9 @@ def _tracker_error(
 ) -> Response:
     """An error as Tracker answered it on the API version ``request`` was made to."""
     if status == 401:
-        return PlainTextResponse("Access Denied.", status_code=401)
+        return PlainTextResponse(ACCESS_DENIED, status_code=401)
     # Mounted inside ``hookrelay serve`` (at /emulator), the path starts with the mount point.
     path = request.url.path.removeprefix(request.scope.get("root_path", ""))
     if path.startswith("/services/v3"):
         return Response(error_v3(message), status_code=status, media_type="application/xml")
-    code = code or _V5_CODES.get(status, "api_error")
-    return JSONResponse(error_v5(code, message), status_code=status)
+    return JSONResponse(error_v5(status, message, code), status_code=status)

@@ -2,8 +2,9 @@
 
 v5 resources carry ``kind`` and ISO-8601 UTC times (Tracker API v5, "Resources"); v3 resources
 are XML elements with ``type="integer"`` / ``type="datetime"`` hints and ``YYYY/MM/DD HH:MM:SS UTC``
-times (Tracker API v3). Error bodies: v3 ``<errors><error>…</error></errors>``, v5
-``{"code", "kind": "error", "error"}``.
+times (Tracker API v3). Error bodies (v3 ``<errors><error>…</error></errors>``, v5
+``{"code", "kind": "error", "error"}``) come from ``hookrelay.core.tracker_errors``, which the
+relay's ingest answers with too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from hookrelay.core.source_commit import sanitize_text
+from hookrelay.core.tracker_errors import error_v3_xml, error_v5_document
 from hookrelay.emulator.world import OWNER_NAME, Comment, Project, Story
 
 __all__ = [
@@ -70,16 +72,14 @@ def comment_v5(comment: Comment) -> dict[str, Any]:
     }
 
 
-def error_v5(code: str, message: str) -> dict[str, str]:
-    """A v5 error object."""
-    return {"code": code, "kind": "error", "error": message}
+def error_v5(status: int, message: str, code: str | None = None) -> dict[str, str]:
+    """A v5 error object for ``status`` (Tracker's code for it, unless ``code`` is given)."""
+    return error_v5_document(status, message, code)
 
 
 def error_v3(message: str) -> bytes:
     """A v3 ``<errors>`` document with one error."""
-    root = ET.Element("errors")
-    ET.SubElement(root, "error").text = sanitize_text(message)
-    return _document(root)
+    return error_v3_xml(message)
 
 
 def story_v3(story: Story, comments: list[Comment], base_url: str) -> bytes:

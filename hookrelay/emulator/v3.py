@@ -24,10 +24,9 @@ async def create_source_commit(request: Request, world: WorldDep) -> Response:
     try:
         commit = read_v3_xml(await request.body())
     except PayloadError as exc:
-        # XML that is not well formed, or that declares a DTD or entities (XXE, billion laughs),
-        # is refused unread (400); well-formed XML that is not a source_commit is 422.
-        status = 422 if exc.__cause__ is None else 400
-        raise HTTPException(status, str(exc)) from exc
+        # XML that cannot be read, or that declares a DTD or entities (XXE, billion laughs), is
+        # refused unread (400); well-formed XML that is not a source_commit is 422.
+        raise HTTPException(exc.status_hint, str(exc)) from exc
     world.record_commit(commit, commit_type="source_commit")
     return Response(render_v3_xml(commit), media_type=_XML)
 

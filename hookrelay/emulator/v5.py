@@ -119,9 +119,8 @@ async def create_source_commit(request: Request, world: WorldDep) -> list[dict[s
     try:
         commit = read_v5_json(await request.body())
     except PayloadError as exc:
-        # Unparseable JSON is a bad request; parseable JSON that is not a commit is unprocessable.
-        status = 400 if isinstance(exc.__cause__, ValueError) else 422
-        raise HTTPException(status, str(exc)) from exc
+        # Unreadable JSON is 400; readable JSON that is not a commit is 422 (NotASourceCommit).
+        raise HTTPException(exc.status_hint, str(exc)) from exc
     return [comment_v5(c) for c in world.record_commit(commit, commit_type="source_commit")]
 
 

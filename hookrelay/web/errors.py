@@ -3,13 +3,16 @@
 Most routes answer errors as FastAPI does, ``{"detail": "<reason>"}``. The Tracker-compatible
 ingest answers as Tracker did, so old hook scripts read what they expect: v3 with
 ``<errors><error>…</error></errors>``, v5 with its error object (``code``, ``kind``, ``error``).
-A route picks its style with the ``answer_errors_as`` dependency.
+A route picks its style with the ``answer_errors_as`` dependency; the Tracker formats and their
+code table are ``hookrelay.core.tracker_errors``, shared with the emulator.
+
+A store failure is answered ``503 the queue is unavailable``: its details (the database, the
+driver's words) go to the log only, never to a caller.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import logging
 from collections.abc import Callable, Mapping
 
@@ -18,25 +21,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hookrelay.core.source_commit import sanitize_text
-from hookrelay.exceptions import HookrelayError
+from hookrelay.core.tracker_errors import error_v3_xml, error_v5_json
+from hookrelay.exceptions import HookrelayError, StoreError
 
-__all__ = ["AnswerStyle", "answer_errors_as", "error_response", "install_error_handlers"]
+__all__ = ["QUEUE_UNAVAILABLE", "AnswerStyle", "answer_errors_as", "error_response", "install_error_handlers"]
 
 log = logging.getLogger("hookrelay.web")
 
-_XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-
-# Tracker API v5 "Error responses": a machine-readable code per kind of failure.
-_V5_CODES = {
-    400: "invalid_parameter",
-    401: "invalid_authentication",
-    403: "unauthorized_operation",
-    404: "unfound_resource",
-    413: "request_entity_too_large",
-    415: "unsupported_media_type",
-    503: "api_unavailable",
-}
+QUEUE_UNAVAILABLE = "the queue is unavailable"
 
 
 class AnswerStyle(enum.Enum):
@@ -56,26 +48,14 @@ def answer_errors_as(style: AnswerStyle) -> Callable[[Request], None]:
     return choose
 
 
-def _escape(text: str) -> str:
-    return (
-        sanitize_text(text)
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-    )
-
-
 def error_response(
     style: AnswerStyle, status: int, reason: str, headers: Mapping[str, str] | None = None
 ) -> Response:
     """The answer for a failure with ``status`` and a one-line ``reason``."""
     if style is AnswerStyle.TRACKER_V3:
-        body = f"{_XML_DECLARATION}<errors><error>{_escape(reason)}</error></errors>"
-        return Response(body, status, headers=headers, media_type="application/xml")
+        return Response(error_v3_xml(reason), status, headers, "application/xml")
     if style is AnswerStyle.TRACKER_V5:
-        document = {"code": _V5_CODES.get(status, "error"), "kind": "error", "error": reason}
-        return Response(json.dumps(document), status, headers, "application/json")
+        return Response(error_v5_json(status, reason), status, headers, "application/json")
     return JSONResponse({"detail": reason}, status, headers=headers)
 
 
@@ -95,7 +75,10 @@ async def _hookrelay_error(request: Request, exc: Exception) -> Response:
         exc.reason,
         extra={"status": exc.status_hint},
     )
-    return error_response(_style(request), exc.status_hint, exc.reason)
+    # The store's reason names the database and the driver's words: for the log only.
+    reason = QUEUE_UNAVAILABLE if isinstance(exc, StoreError) else exc.reason
+    headers = {"Retry-After": "5"} if exc.status_hint in {429, 503} else None
+    return error_response(_style(request), exc.status_hint, reason, headers)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

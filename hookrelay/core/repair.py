@@ -1,0 +1,318 @@
+"""Reading back what an old hook script meant, when it built a ``source_commit`` by interpolation.
+
+Scripts of Tracker's era wrote their bodies with ``"<message>$MESSAGE</message>"`` or
+``"{\\"message\\": \\"$MESSAGE\\"}"``: a message holding ``&``, ``<``, a quote, a backslash or a
+line break made a body that is not XML or JSON. Tracker forgave many of them; these functions
+recover the fields of a body that is *recognisably* a ``source_commit`` without an XML or JSON
+parser, so the commit arrives as its author wrote it. No I/O; each returns the fields it read and
+the names of what it had to repair, or raises ``PayloadError`` (400) with a one-line reason.
+
+v3 XML (``repair_v3_xml``), after the caller refused DTDs, entity declarations and processing
+instructions (``refuse_declarations``):
+
+* the body is ``<source_commit>`` … ``</source_commit>`` holding only ``<message>``, ``<author>``,
+  ``<commit_id>`` and ``<url>`` elements, each once, with only whitespace between them;
+* an element's text ends at the first closing tag of its own name that is followed by another
+  of those elements or by the end of the document. **A text that itself holds its own closing tag
+  followed by such an element is therefore cut there**; what follows is read as the next
+  elements, which is a 400 (an element twice, text between elements) or, at worst, a commit
+  whose text ends where the closing tag stood. Never anything read from outside the body;
+* ``&amp; &lt; &gt; &quot; &apos;`` and numeric references are decoded; any other ``&`` is a
+  literal ``&``; a ``<`` that opens none of those tags (nor a CDATA section) is a literal ``<``;
+  CDATA sections are their text; a raw ``]]>`` is text;
+* ``<lt;``, ``>gt;``, ``"quot;`` and ``'apos;`` are what bash 5.2 makes of
+  ``${MESSAGE//</&lt;}`` (``&`` in the replacement now means the match) and are read as the
+  character meant. A message that really holds ``>gt;`` loses the ``gt;``: no script writes that;
+* bytes that are not UTF-8 (nor the single-byte encoding the declaration names) become U+FFFD;
+  CR is kept as sent (an XML parser would turn CRLF into LF).
+
+v5 JSON (``repair_v5_json``): ``{"source_commit": {…}}`` whose keys are the same four, each once,
+with string, number or ``null`` values. A string ends at the first ``"`` followed by ``,`` and
+another known key, or by the end of the object (a text holding ``", "author": "`` is cut there,
+as above). Valid JSON escapes are decoded (so a text holding ``\\n`` as two characters cannot be
+told from a line break, as with any JSON reader); any other backslash, a raw ``"`` and raw
+control characters are the characters they are.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hookrelay.exceptions import PayloadError
+
+__all__ = [
+    "FIELDS",
+    "Repair",
+    "Repaired",
+    "decode_body",
+    "has_bash_doubling",
+    "refuse_declarations",
+    "repair_v3_xml",
+    "repair_v5_json",
+]
+
+FIELDS = ("message", "author", "commit_id", "url")
+
+
+class Repair(enum.StrEnum):
+    """One kind of damage an interpolating script does, in the words the delivery list shows."""
+
+    NOT_UTF8 = "bytes not UTF-8"
+    BARE_AMPERSAND = "bare &"
+    BARE_LT = "bare <"
+    BARE_CDATA_END = "bare ]]>"
+    BASH_DOUBLING = "bash 5.2 <lt; doubling"
+    BARE_QUOTE = 'bare "'
+    STRAY_BACKSLASH = "stray \\"
+    CONTROL_CHARACTER = "raw control character"
+
+
+@dataclass(frozen=True, slots=True)
+class Repaired:
+    """The fields read from a damaged body (absent ones missing) and what was repaired."""
+
+    values: Mapping[str, str]
+    repairs: tuple[Repair, ...]
+
+
+_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\s[^<>?]*\?>", re.IGNORECASE)
+_ENCODING = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+_FORBIDDEN = re.compile(r"<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)|<\?", re.IGNORECASE)
+_KNOWN = "|".join(FIELDS)
+_ROOT = re.compile(
+    r"\A\s*<source_commit(?:\s[^<>]*)?>(?P<inner>.*)</source_commit>\s*\Z", re.DOTALL
+)
+_OPEN = re.compile(rf"<(?P<name>{_KNOWN})(?:\s[^<>]*?)?(?P<empty>/)?>")
+_NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+_REFERENCE = re.compile(r"&(?:(?P<name>amp|lt|gt|quot|apos)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));")
+_DOUBLED = {"<lt;": "<", ">gt;": ">", '"quot;': '"', "'apos;": "'"}
+_DOUBLED_ANYWHERE = re.compile("<lt;|>gt;|\"quot;|'apos;")
+
+
+def decode_body(body: bytes, repairs: list[Repair]) -> str:
+    """``body`` as text: the single-byte encoding its XML declaration names, else UTF-8;
+    bytes that do not decode become U+FFFD (noted in ``repairs``)."""
+    declared = _ENCODING.match(body)
+    encoding = "utf-8"
+    if declared is not None:
+        try:
+            encoding = declared.group(1).decode("ascii")
+            b"".decode(encoding)
+        except LookupError:
+            encoding = "utf-8"
+    try:
+        return body.decode(encoding)
+    except UnicodeDecodeError:
+        repairs.append(Repair.NOT_UTF8)
+        return body.decode(encoding, errors="replace")
+
+
+def has_bash_doubling(body: bytes) -> bool:
+    """Whether ``body`` holds what bash 5.2's ``${var//</&lt;}`` makes of ``<`` (or ``>``, quotes)."""
+    return _DOUBLED_ANYWHERE.search(body.decode("utf-8", errors="replace")) is not None
+
+
+def refuse_declarations(text: str) -> None:
+    """``PayloadError`` if ``text`` holds a DTD, a declaration or a processing instruction
+    anywhere but the XML declaration at its start: those are never repaired, only refused."""
+    declaration = _DECLARATION.match(text)
+    rest = text[declaration.end() :] if declaration is not None else text
+    found = _FORBIDDEN.search(rest)
+    if found is not None:
+        raise PayloadError(
+            f"XML with a DTD, declarations or processing instructions is refused ({found.group(0)!r})"
+        )
+
+
+def repair_v3_xml(body: bytes) -> Repaired:
+    """Recover the fields of a v3 ``<source_commit>`` that an interpolating script broke."""
+    repairs: list[Repair] = []
+    text = decode_body(body, repairs)
+    refuse_declarations(text)
+    declaration = _DECLARATION.match(text)
+    if declaration is not None:
+        text = text[declaration.end() :]
+    root = _ROOT.match(text.lstrip("\ufeff"))
+    if root is None:
+        raise PayloadError("body is not recognisably a <source_commit> … </source_commit>")
+    inner = root.group("inner")
+    values: dict[str, str] = {}
+    position = 0
+    while True:
+        while position < len(inner) and inner[position].isspace():
+            position += 1
+        if position == len(inner):
+            break
+        opening = _OPEN.match(inner, position)
+        if opening is None:
+            raise PayloadError(
+                f"<source_commit> holds something other than {', '.join(FIELDS)}"
+                f" at character {position}"
+            )
+        name = opening.group("name")
+        if name in values:
+            raise PayloadError(f"<source_commit> has <{name}> twice")
+        if opening.group("empty"):
+            values[name] = ""
+            position = opening.end()
+            continue
+        closing = _closing_tag(name).search(inner, opening.end())
+        if closing is None:
+            raise PayloadError(f"<{name}> is never closed")
+        values[name] = _xml_text(inner[opening.end() : closing.start()], repairs)
+        position = closing.end()
+    return Repaired(values, tuple(dict.fromkeys(repairs)))
+
+
+def _closing_tag(name: str) -> re.Pattern[str]:
+    return _CLOSING[name]
+
+
+_CLOSING = {
+    name: re.compile(rf"</{name}\s*>(?=\s*(?:<(?:{_KNOWN})[\s/>]|\Z))") for name in FIELDS
+}
+
+
+def _xml_text(raw: str, repairs: list[Repair]) -> str:
+    """The text an element's raw content means (see the module's rules)."""
+    out: list[str] = []
+    position = 0
+    length = len(raw)
+    while position < length:
+        char = raw[position]
+        if char == "&":
+            reference = _REFERENCE.match(raw, position)
+            if reference is not None and (decoded := _reference(reference)) is not None:
+                out.append(decoded)
+                position = reference.end()
+                continue
+            repairs.append(Repair.BARE_AMPERSAND)
+        elif raw.startswith("<![CDATA[", position):
+            end = raw.find("]]>", position + 9)
+            if end >= 0:
+                out.append(raw[position + 9 : end])
+                position = end + 3
+                continue
+            repairs.append(Repair.BARE_LT)
+        elif raw.startswith(("<lt;", ">gt;", '"quot;', "'apos;"), position):
+            doubled = next(d for d in _DOUBLED if raw.startswith(d, position))
+            out.append(_DOUBLED[doubled])
+            repairs.append(Repair.BASH_DOUBLING)
+            position += len(doubled)
+            continue
+        elif char == "<":
+            repairs.append(Repair.BARE_LT)
+        elif raw.startswith("]]>", position):
+            repairs.append(Repair.BARE_CDATA_END)
+        out.append(char)
+        position += 1
+    return "".join(out)
+
+
+def _reference(match: re.Match[str]) -> str | None:
+    if match.group("name"):
+        return _NAMED_ENTITIES[match.group("name")]
+    number = int(match.group("dec")) if match.group("dec") else int(match.group("hex"), 16)
+    if number == 0 or number > 0x10FFFF:
+        return None
+    return chr(number)
+
+
+_JSON_ROOT = re.compile(r'\A\s*\{\s*"source_commit"\s*:\s*\{(?P<inner>.*)\}\s*\}\s*\Z', re.DOTALL)
+_JSON_KEY = re.compile(rf'"(?P<name>{_KNOWN})"\s*:\s*')
+_JSON_SCALAR = re.compile(r"null|true|false|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_JSON_STRING_END = re.compile(rf'"(?=\s*(?:,\s*"(?:{_KNOWN})"\s*:|\Z))')
+_JSON_SEPARATOR = re.compile(r"\s*(?:,\s*|\Z)")
+_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+
+
+def repair_v5_json(body: bytes) -> Repaired:
+    """Recover the fields of a v5 ``{"source_commit": {…}}`` that an interpolating script broke."""
+    repairs: list[Repair] = []
+    text = decode_body(body, repairs)
+    root = _JSON_ROOT.match(text)
+    if root is None:
+        raise PayloadError('body is not recognisably a {"source_commit": {…}} object')
+    inner = root.group("inner").strip()
+    values: dict[str, str] = {}
+    position = 0
+    while position < len(inner):
+        key = _JSON_KEY.match(inner, position)
+        if key is None:
+            raise PayloadError(
+                f"source_commit holds something other than {', '.join(FIELDS)}"
+                f" at character {position}"
+            )
+        name = key.group("name")
+        if name in values:
+            raise PayloadError(f"source_commit has {name!r} twice")
+        position = key.end()
+        if inner.startswith('"', position):
+            end = _JSON_STRING_END.search(inner, position + 1)
+            if end is None:
+                raise PayloadError(f"source_commit.{name} is never closed")
+            values[name] = _json_text(inner[position + 1 : end.start()], repairs)
+            position = end.end()
+        else:
+            scalar = _JSON_SCALAR.match(inner, position)
+            if scalar is None:
+                raise PayloadError(f"source_commit.{name} is not a string")
+            values[name] = "" if scalar.group(0) == "null" else scalar.group(0)
+            position = scalar.end()
+        separator = _JSON_SEPARATOR.match(inner, position)
+        if separator is None:
+            raise PayloadError(f"source_commit.{name} is followed by something unexpected")
+        position = separator.end()
+    return Repaired(values, tuple(dict.fromkeys(repairs)))
+
+
+def _json_text(raw: str, repairs: list[Repair]) -> str:
+    """The text a JSON string's raw content means (see the module's rules)."""
+    out: list[str] = []
+    position = 0
+    length = len(raw)
+    while position < length:
+        char = raw[position]
+        if char == "\\" and position + 1 < length:
+            escape = raw[position + 1]
+            if escape in _JSON_ESCAPES:
+                out.append(_JSON_ESCAPES[escape])
+                position += 2
+                continue
+            if escape == "u" and _HEX4.fullmatch(raw, position + 2, position + 6):
+                out.append(_utf16(raw, position))
+                position += 12 if _is_pair(raw, position) else 6
+                continue
+            repairs.append(Repair.STRAY_BACKSLASH)
+        elif char == "\\":
+            repairs.append(Repair.STRAY_BACKSLASH)
+        elif char == '"':
+            repairs.append(Repair.BARE_QUOTE)
+        elif char < " ":
+            repairs.append(Repair.CONTROL_CHARACTER)
+        out.append(char)
+        position += 1
+    return "".join(out)
+
+
+def _is_pair(raw: str, position: int) -> bool:
+    high = int(raw[position + 2 : position + 6], 16)
+    return (
+        0xD800 <= high < 0xDC00
+        and raw.startswith("\\u", position + 6)
+        and _HEX4.fullmatch(raw, position + 8, position + 12) is not None
+        and 0xDC00 <= int(raw[position + 8 : position + 12], 16) < 0xE000
+    )
+
+
+def _utf16(raw: str, position: int) -> str:
+    high = int(raw[position + 2 : position + 6], 16)
+    if _is_pair(raw, position):
+        low = int(raw[position + 8 : position + 12], 16)
+        return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+    return chr(high)  # a lone surrogate: sanitising turns it into U+FFFD
+
