@@ -124,6 +124,9 @@ def run_list(args: argparse.Namespace) -> int:
     )
     for delivery in deliveries:
         error = delivery.last_error
+        if delivery.repaired:
+            # A body an old script broke, read back by the ingest: which script to fix.
+            error = f"[repaired: {delivery.repaired}] {error}".rstrip()
         if len(error) > _ERROR_WIDTH:
             error = error[: _ERROR_WIDTH - 1] + "…"
         print(

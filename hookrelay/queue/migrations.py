@@ -8,11 +8,12 @@ Steps are never edited once released; a change is a new step.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from hookrelay.exceptions import StoreError
 
-__all__ = ["LATEST_VERSION", "STEPS", "Step", "check_version"]
+__all__ = ["LATEST_VERSION", "STEPS", "Step", "check_version", "steps_to_apply"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,24 @@ STEPS: tuple[Step, ...] = (
     ),
 )
 
-LATEST_VERSION = STEPS[-1].version
+# Step 3 (the Tracker-compatible ingest): what was repaired in a body an old script broke, and
+# an index for an unconfirmed token's pending bytes.
+STEPS += (
+    Step(
+        version=3,
+        description="deliveries.repaired: what the ingest repaired; pending bytes per token",
+        sqlite=(
+            "ALTER TABLE deliveries ADD COLUMN repaired TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX deliveries_token ON deliveries (token_fingerprint, state)",
+        ),
+        postgres=(
+            "ALTER TABLE deliveries ADD COLUMN repaired text NOT NULL DEFAULT ''",
+            "CREATE INDEX deliveries_token ON deliveries (token_fingerprint, state)",
+        ),
+    ),
+)
+
+LATEST_VERSION = max(step.version for step in STEPS)
 
 
 def check_version(current: int) -> list[Step]:
@@ -131,4 +149,15 @@ def check_version(current: int) -> list[Step]:
             f"the queue's schema is version {current}, newer than this hookrelay knows "
             f"({LATEST_VERSION}); upgrade hookrelay"
         )
-    return [step for step in STEPS if step.version > current]
+    return sorted((step for step in STEPS if step.version > current), key=lambda s: s.version)
+
+
+def steps_to_apply(applied: Collection[int]) -> list[Step]:
+    """The steps a database that recorded the versions ``applied`` still needs, oldest first.
+
+    Steps are numbered by the change that brought them, so a database may have a gap (step 3
+    applied, step 2 not yet, when branches merge in another order): every missing step runs.
+    Raises ``StoreError`` for a database made by a newer hookrelay.
+    """
+    check_version(max(applied, default=0))
+    return sorted((s for s in STEPS if s.version not in applied), key=lambda s: s.version)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, check_version
+from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, steps_to_apply
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
 
 __all__ = ["PostgresStore"]
@@ -98,9 +98,8 @@ class PostgresStore(SqlStore):
         with self._transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cursor.execute(SCHEMA_VERSION_POSTGRES)
-            cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            row = cursor.fetchone()
-            for step in check_version(0 if row is None else int(row[0])):
+            cursor.execute("SELECT version FROM schema_version")
+            for step in steps_to_apply({int(row[0]) for row in cursor.fetchall()}):
                 for statement in step.postgres:
                     cursor.execute(statement)
                 cursor.execute(

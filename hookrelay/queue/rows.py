@@ -12,7 +12,7 @@ __all__ = ["COLUMNS", "delivery_from_row"]
 COLUMNS = (
     "id, dedupe_key, target_url, token, token_fingerprint, commit_id, body, repository, branch, "
     "summary, state, attempts, created_at, next_attempt_at, first_attempt_at, lease_until, "
-    "finished_at, last_error"
+    "finished_at, last_error, repaired"
 )
 
 
@@ -37,6 +37,7 @@ def delivery_from_row(row: Sequence[Any]) -> Delivery:
         lease_until,
         finished_at,
         last_error,
+        repaired,
     ) = row
     return Delivery(
         id=int(id_),
@@ -57,6 +58,7 @@ def delivery_from_row(row: Sequence[Any]) -> Delivery:
         lease_until=_float_or_none(lease_until),
         finished_at=_float_or_none(finished_at),
         last_error=last_error,
+        repaired=repaired,
     )
 
 

@@ -26,9 +26,10 @@ __all__ = ["Cursor", "SqlStore", "Statements"]
 # the WHERE clause to read ON CONFLICT as the upsert clause.)
 _INSERT = """
 INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
-                        repository, branch, summary, state, attempts, created_at, next_attempt_at)
+                        repository, branch, summary, state, attempts, created_at, next_attempt_at,
+                        repaired)
 SELECT :dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
-       :repository, :branch, :summary, 'pending', 0, :now, :now
+       :repository, :branch, :summary, 'pending', 0, :now, :now, :repaired
 WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
@@ -115,6 +116,11 @@ _PRUNE = """
 DELETE FROM deliveries WHERE state IN ('delivered', 'dead') AND finished_at < :finished_before
 """
 
+_PENDING_BYTES = """
+SELECT COALESCE(SUM(LENGTH(body)), 0) FROM deliveries
+WHERE token_fingerprint = :token_fingerprint AND state IN ('pending', 'leased', 'waiting')
+"""
+
 _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
 
 
@@ -136,6 +142,7 @@ class Statements:
     oldest_due: str
     keep_delivered_keys: str
     prune: str
+    pending_bytes: str = ""
 
     @classmethod
     def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
@@ -159,6 +166,7 @@ class Statements:
             oldest_due=style(_OLDEST_DUE),
             keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
+            pending_bytes=style(_PENDING_BYTES),
         )
 
 
@@ -288,6 +296,13 @@ class SqlStore:
             row = db.execute(self._sql.oldest_due).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
+    def pending_bytes(self, token_fingerprint: str) -> int:
+        """The bytes of body not yet delivered or dead for one token (the ingest's share)."""
+        with self._read() as db:
+            row = db.execute(self._sql.pending_bytes, {"token_fingerprint": token_fingerprint})
+            found = row.fetchone()
+        return 0 if found is None or found[0] is None else int(found[0])
+
     def prune(self, *, finished_before: float) -> int:
         """Delete delivered and dead rows finished before the given time; return how many.
 
@@ -311,5 +326,6 @@ def _insert_parameters(item: NewDelivery, now: float) -> dict[str, Any]:
         "repository": item.repository,
         "branch": item.branch,
         "summary": item.summary,
+        "repaired": item.repaired,
         "now": now,
     }

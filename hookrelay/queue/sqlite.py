@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, check_version
+from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, steps_to_apply
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore"]
@@ -73,8 +73,8 @@ class SqliteStore(SqlStore):
     def _migrate(self) -> None:
         with self._write() as db:
             db.execute(SCHEMA_VERSION_SQLITE)
-            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            for step in check_version(int(current.fetchone()[0])):
+            applied = db.execute("SELECT version FROM schema_version").fetchall()
+            for step in steps_to_apply({int(row[0]) for row in applied}):
                 for statement in step.sqlite:
                     db.execute(statement)
                 db.execute(

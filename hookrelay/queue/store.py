@@ -39,6 +39,7 @@ class NewDelivery:
     repository: str = ""
     branch: str = ""
     summary: str = ""
+    repaired: str = ""  # what the ingest repaired in a body an old script broke ("" if nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,7 @@ class Delivery:
     lease_until: float | None
     finished_at: float | None
     last_error: str
+    repaired: str = ""
 
 
 def public_view(delivery: Delivery) -> dict[str, object]:
@@ -83,6 +85,7 @@ def public_view(delivery: Delivery) -> dict[str, object]:
         "lease_until": delivery.lease_until,
         "finished_at": delivery.finished_at,
         "last_error": delivery.last_error,
+        "repaired": delivery.repaired,
     }
 
 
@@ -150,6 +153,10 @@ class QueueStore(Protocol):
 
     def oldest_due_created_at(self) -> float | None:
         """When the oldest commit not yet delivered or dead was queued (for the metrics)."""
+        ...
+
+    def pending_bytes(self, token_fingerprint: str) -> int:
+        """The bytes of body not yet delivered or dead for one token (the ingest's share)."""
         ...
 
     def prune(self, *, finished_before: float) -> int:

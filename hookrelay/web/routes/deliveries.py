@@ -35,6 +35,7 @@ class DeliveryOut(BaseModel):
     next_attempt_at: float
     finished_at: float | None
     last_error: str
+    repaired: str = ""
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
