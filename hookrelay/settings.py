@@ -51,7 +51,7 @@ def _usable_token(value: SecretStr | None) -> SecretStr | None:
         return None  # HOOKRELAY_TRACKER_TOKEN= (set but empty) means unset
     if not is_usable_token(value.get_secret_value()):
         # The message must not repeat the value: it is a secret.
-        raise ValueError("a Tracker token must be visible ASCII characters with no spaces")
+        raise ValueError("a Tracker token must be 1 to 256 visible ASCII characters with no spaces")
     return value
 
 
@@ -116,6 +116,21 @@ class Settings(BaseSettings):
     give_up_after: float = Field(72 * 3600.0, ge=0, description="seconds of retrying before dead")
     keep_finished_days: float = Field(30.0, gt=0, description="days delivered/dead rows are kept")
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
+    # The Tracker-compatible ingest (/services/v3|v4|v5/source_commits, github_commits?token=).
+    ingest_tokens: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="tokens the ingest accepts beside the configured ones (comma-separated)"
+    )
+    ingest_max_body_bytes: int = Field(
+        1024 * 1024, gt=0, description="largest source_commit body the ingest reads"
+    )
+    ingest_unconfirmed_pending_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=0,
+        description="pending bytes a token the Tracker target could not confirm may queue",
+    )
+    ingest_token_cache_seconds: float = Field(
+        300.0, ge=0, description="how long the target's word on a token is remembered"
+    )
 
     @field_validator("branches", mode="before")
     @classmethod
@@ -138,6 +153,23 @@ class Settings(BaseSettings):
         return _tracker_url(value)
 
     _valid_token = field_validator("tracker_token")(_usable_token)
+
+    @field_validator("ingest_tokens", mode="before")
+    @classmethod
+    def _token_list(cls, value: Any) -> Any:
+        return _split_globs(value)
+
+    @field_validator("ingest_tokens")
+    @classmethod
+    def _usable_tokens(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for token in value:
+            if not is_usable_token(token.get_secret_value()):
+                # The message must not repeat the value: it is a secret.
+                raise ValueError(
+                    "each token must be 1 to 256 visible ASCII characters with no spaces"
+                )
+        return value
+
     _valid_secrets = field_validator("github_secret", "admin_token")(_usable_secret)
 
     @field_validator("database_url")
@@ -187,7 +219,7 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> tuple[str, ...]:
         """Every token and secret the settings hold, for the log filter to remove."""
-        values = [self.tracker_token, self.github_secret, self.admin_token]
+        values = [self.tracker_token, self.github_secret, self.admin_token, *self.ingest_tokens]
         for route in self.routes.values():
             values += [route.token, route.secret]
         password = urlsplit(self.database_url).password

@@ -1,4 +1,4 @@
-"""Reading ``source_commit`` bodies as Tracker received them (v3 XML, v5 JSON), leniently and safely.
+"""Reading ``source_commit`` bodies as Tracker received them (v3 XML, v5 JSON), leniently, safely.
 
 Used by hookrelay's Tracker-compatible ingest endpoints and by the emulator. The order is fixed:
 
@@ -21,6 +21,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -38,7 +39,15 @@ from hookrelay.core.source_commit import SourceCommit, decode_text
 from hookrelay.core.tracker_api import MAX_COMMIT_ID_LENGTH, is_usable_commit_id
 from hookrelay.exceptions import NotASourceCommit, PayloadError
 
-__all__ = ["Ingested", "ingest_v3_xml", "ingest_v5_json", "read_v3_xml", "read_v5_json"]
+__all__ = [
+    "FormPost",
+    "Ingested",
+    "ingest_form",
+    "ingest_v3_xml",
+    "ingest_v5_json",
+    "read_v3_xml",
+    "read_v5_json",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +126,33 @@ def ingest_v5_json(body: bytes) -> Ingested:
             raise NotASourceCommit(f"source_commit.{name} is not a string")
         values[name] = str(value)
     return _validated(values, ())
+
+
+@dataclass(frozen=True, slots=True)
+class FormPost:
+    """A form post: ``token=``, as Tracker allowed it, and any ``source_commit[…]`` fields."""
+
+    token: str | None
+    ingested: Ingested | None
+
+
+def ingest_form(body: bytes) -> FormPost:
+    """Read ``token=…&source_commit[message]=…`` as Rails read Tracker's form posts."""
+    try:
+        fields = parse_qs(
+            body.decode("utf-8", errors="replace"),
+            keep_blank_values=True,
+            max_num_fields=32,
+        )
+    except ValueError as exc:
+        raise PayloadError(f"form body is not readable: {exc}") from exc
+    token = fields.get("token", [None])[0]
+    values = {
+        name: fields[f"source_commit[{name}]"][0]
+        for name in FIELDS
+        if f"source_commit[{name}]" in fields
+    }
+    return FormPost(token, _validated(values, ()) if values else None)
 
 
 def _repaired(repair: Callable[[bytes], Repaired], body: bytes, unreadable: str) -> Ingested:

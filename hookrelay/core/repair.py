@@ -79,7 +79,9 @@ class Repaired:
 
 
 _DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml\s[^<>?]*\?>", re.IGNORECASE)
-_ENCODING = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+_ENCODING = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)"
+)
 _FORBIDDEN = re.compile(r"<!(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)|<\?", re.IGNORECASE)
 _KNOWN = "|".join(FIELDS)
 _ROOT = re.compile(
@@ -87,7 +89,9 @@ _ROOT = re.compile(
 )
 _OPEN = re.compile(rf"<(?P<name>{_KNOWN})(?:\s[^<>]*?)?(?P<empty>/)?>")
 _NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_REFERENCE = re.compile(r"&(?:(?P<name>amp|lt|gt|quot|apos)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));")
+_REFERENCE = re.compile(
+    r"&(?:(?P<name>amp|lt|gt|quot|apos)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));"
+)
 _DOUBLED = {"<lt;": "<", ">gt;": ">", '"quot;': '"', "'apos;": "'"}
 _DOUBLED_ANYWHERE = re.compile("<lt;|>gt;|\"quot;|'apos;")
 
@@ -111,7 +115,7 @@ def decode_body(body: bytes, repairs: list[Repair]) -> str:
 
 
 def has_bash_doubling(body: bytes) -> bool:
-    """Whether ``body`` holds what bash 5.2's ``${var//</&lt;}`` makes of ``<`` (or ``>``, quotes)."""
+    """Whether ``body`` holds what bash 5.2's ``${var//</&lt;}`` makes of ``<`` (``>``, quotes)."""
     return _DOUBLED_ANYWHERE.search(body.decode("utf-8", errors="replace")) is not None
 
 
@@ -123,7 +127,8 @@ def refuse_declarations(text: str) -> None:
     found = _FORBIDDEN.search(rest)
     if found is not None:
         raise PayloadError(
-            f"XML with a DTD, declarations or processing instructions is refused ({found.group(0)!r})"
+            "XML with a DTD, declarations or processing instructions is refused"
+            f" ({found.group(0)!r})"
         )
 
 
@@ -171,9 +176,7 @@ def _closing_tag(name: str) -> re.Pattern[str]:
     return _CLOSING[name]
 
 
-_CLOSING = {
-    name: re.compile(rf"</{name}\s*>(?=\s*(?:<(?:{_KNOWN})[\s/>]|\Z))") for name in FIELDS
-}
+_CLOSING = {name: re.compile(rf"</{name}\s*>(?=\s*(?:<(?:{_KNOWN})[\s/>]|\Z))") for name in FIELDS}
 
 
 def _xml_text(raw: str, repairs: list[Repair]) -> str:
@@ -226,7 +229,16 @@ _JSON_KEY = re.compile(rf'"(?P<name>{_KNOWN})"\s*:\s*')
 _JSON_SCALAR = re.compile(r"null|true|false|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _JSON_STRING_END = re.compile(rf'"(?=\s*(?:,\s*"(?:{_KNOWN})"\s*:|\Z))')
 _JSON_SEPARATOR = re.compile(r"\s*(?:,\s*|\Z)")
-_JSON_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_JSON_ESCAPES = {
+    '"': '"',
+    "\\": "\\",
+    "/": "/",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+}
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 
 
@@ -315,4 +327,3 @@ def _utf16(raw: str, position: int) -> str:
         low = int(raw[position + 8 : position + 12], 16)
         return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
     return chr(high)  # a lone surrogate: sanitising turns it into U+FFFD
-

@@ -34,6 +34,8 @@ from hookrelay.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_TRACKER_URL",
+    "MAX_COMMIT_ID_LENGTH",
+    "MAX_TOKEN_LENGTH",
     "Delivered",
     "OutboundRequest",
     "Outcome",

@@ -1,4 +1,4 @@
-"""Tracker's error answers, as bytes: the one place both the relay's ingest and the emulator write them.
+"""Tracker's error answers as bytes: the one place the relay's ingest and the emulator write them.
 
 Tracker API v3 answered an error with ``<errors><error>…</error></errors>`` (XML); v5 with an
 error object ``{"code", "kind": "error", "error"}`` whose ``code`` names the kind of failure

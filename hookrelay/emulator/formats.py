@@ -15,12 +15,13 @@ from typing import Any
 
 from hookrelay.core.source_commit import sanitize_text
 from hookrelay.core.tracker_errors import error_v3_xml, error_v5_document
-from hookrelay.emulator.world import OWNER_NAME, Comment, Project, Story
+from hookrelay.emulator.world import OWNER_NAME, OWNER_PERSON_ID, Comment, Project, Story
 
 __all__ = [
     "comment_v5",
     "error_v3",
     "error_v5",
+    "me_v5",
     "project_v5",
     "story_v3",
     "story_v5",
@@ -54,6 +55,36 @@ def story_v5(story: Story, base_url: str) -> dict[str, Any]:
         "updated_at": story.updated_at,
         "labels": [],
         "owner_ids": [],
+    }
+
+
+def me_v5(token: str, projects: list[Project]) -> dict[str, Any]:
+    """The token's owner as v5 ``GET /me`` answered (Tracker API v5, "Me"): ``kind: me``."""
+    return {
+        "kind": "me",
+        "id": OWNER_PERSON_ID,
+        "name": OWNER_NAME,
+        "initials": "TE",
+        "username": "emulator",
+        "email": "emulator@example.com",
+        "api_token": token,
+        "has_google_identity": False,
+        "receives_in_app_notifications": False,
+        "projects": [
+            {
+                "kind": "membership_summary",
+                "id": project.id,
+                "project_id": project.id,
+                "project_name": project.name,
+                "project_color": "8100ea",
+                "role": "owner",
+                "last_viewed_at": project.created_at,
+            }
+            for project in projects
+        ],
+        "workspaces": [],
+        "created_at": projects[0].created_at if projects else "2026-01-01T00:00:00Z",
+        "updated_at": projects[0].created_at if projects else "2026-01-01T00:00:00Z",
     }
 
 

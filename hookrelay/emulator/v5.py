@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 
 from hookrelay.core.ingest import read_v5_json
 from hookrelay.emulator.deps import WorldDep, require_token
-from hookrelay.emulator.formats import comment_v5, project_v5, story_v5
+from hookrelay.emulator.formats import comment_v5, me_v5, project_v5, story_v5
 from hookrelay.emulator.workflow import STORY_STATES, STORY_TYPES, StoryState, StoryType
 from hookrelay.emulator.world import Project, Story, World
 from hookrelay.exceptions import PayloadError
@@ -55,6 +55,12 @@ def _name(document: dict[str, Any]) -> str:
     if not isinstance(name, str) or not name.strip():
         raise HTTPException(422, "name can't be blank")
     return name.strip()
+
+
+@router.get("/me")
+def me(request: Request, world: WorldDep) -> dict[str, Any]:
+    """Who the token belongs to (hookrelay's ingest asks this to confirm a caller's token)."""
+    return me_v5(request.app.state.token, world.projects())
 
 
 @router.get("/projects")

@@ -47,6 +47,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(webhooks.router)
     app.include_router(tracker.v3_router)
+    app.include_router(tracker.v4_router)
     app.include_router(tracker.v5_router)
     app.include_router(health.router)
     app.include_router(deliveries.router)

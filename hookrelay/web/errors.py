@@ -24,7 +24,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hookrelay.core.tracker_errors import error_v3_xml, error_v5_json
 from hookrelay.exceptions import HookrelayError, StoreError
 
-__all__ = ["QUEUE_UNAVAILABLE", "AnswerStyle", "answer_errors_as", "error_response", "install_error_handlers"]
+__all__ = [
+    "QUEUE_UNAVAILABLE",
+    "AnswerStyle",
+    "answer_errors_as",
+    "error_response",
+    "install_error_handlers",
+]
 
 log = logging.getLogger("hookrelay.web")
 

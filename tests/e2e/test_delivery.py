@@ -209,7 +209,13 @@ def test_a_refused_commit_goes_dead_with_trackers_words_and_can_be_retried(
         project = tracker.create_project("dead")
         story = tracker.create_story(project, "Wrong token", "feature")
         admin = {"Authorization": "Bearer admin-token"}
-        settings = {"tracker_url": tracker.v5_url, "admin_token": "admin-token"}
+        # A token hookrelay was told to take (HOOKRELAY_INGEST_TOKENS) but Tracker refuses; an
+        # unknown one would be refused at the door, since the emulator answers GET /me 401.
+        settings = {
+            "tracker_url": tracker.v5_url,
+            "admin_token": "admin-token",
+            "ingest_tokens": "not-the-token",
+        }
         with running_relay(database_url, **settings) as relay:
             body = push_body([pushed_commit("d" * 40, f"[#{story}] refused")])
             relay.client.post(

@@ -146,7 +146,7 @@ CASES = {
         "/services/v3/source_commits",
         b"<commit/>",
         {"X-TrackerToken": "t", "Content-Type": "application/xml"},
-        400,
+        422,  # well-formed but not a commit: Tracker's 422
         "<commit>",
     ),
     "v3-no-token": Case(
@@ -174,7 +174,7 @@ CASES = {
         "/services/v5/source_commits",
         b'{"source_commit": {"message": "[#1]"}}',
         {"X-TrackerToken": "t", "Content-Type": "application/json"},
-        400,
+        422,  # well-formed but not a commit: Tracker's 422
         "commit_id",
     ),
     "deeply-nested-json": Case(

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
 from hookrelay.relay import plan_push, read_webhook
 from hookrelay.web.deps import BodyDep, ContextDep
+from hookrelay.web.token_gate import admit_push, refuse_unusable_token
 
 __all__ = ["WebhookAnswer", "router"]
 
@@ -44,12 +45,14 @@ async def _receive(
     endpoint: str, request: Request, body: bytes, context: ContextDep, token: str | None
 ) -> WebhookAnswer:
     context.metrics.received.labels(endpoint=endpoint).inc()
+    refuse_unusable_token(token, "?token=")  # the ingest's door (issue 8, points 6 and 9)
     event = read_webhook(request.headers, body, context.routing)
     if isinstance(event, Ping):
         log.info("ping from %s", event.forge, extra={"repository": event.repository})
         return WebhookAnswer(event="ping", repository=event.repository)
     if isinstance(event, IgnoredEvent):
         return WebhookAnswer(event=event.event)
+    await admit_push(request, event, token, len(body))
     return await _queue(event, context, token)
 
 
