@@ -91,7 +91,7 @@ def ingest_v3_xml(body: bytes) -> Ingested:
     if b"\r" in body or has_bash_doubling(body):
         # Well formed, yet an XML parser would not give the text the script started from.
         try:
-            repaired = repair_v3_xml(body)
+            repaired = repair_v3_xml(body, well_formed=True)
         except PayloadError:
             pass  # not in the shape the repair reads (other elements, comments): as parsed
         else:

@@ -20,18 +20,22 @@ instructions (``refuse_declarations``):
 * ``&amp; &lt; &gt; &quot; &apos;`` and numeric references are decoded; any other ``&`` is a
   literal ``&``; a ``<`` that opens none of those tags (nor a CDATA section) is a literal ``<``;
   CDATA sections are their text; a raw ``]]>`` is text;
-* ``<lt;``, ``>gt;``, ``"quot;`` and ``'apos;`` are what bash 5.2 makes of
-  ``${MESSAGE//</&lt;}`` (``&`` in the replacement now means the match) and are read as the
-  character meant. A message that really holds ``>gt;`` loses the ``gt;``: no script writes that;
+* ``<lt;`` and ``>gt;`` are what bash 5.2 makes of Tracker's documented ``${MESSAGE//</&lt;}``
+  (``&`` in the replacement now means the match) and are read as the character meant; since
+  that script also turns ``&`` into ``&amp;``, a message really holding ``<lt;`` arrives as
+  ``<lt;lt;`` and is read back right. (Raw ``>gt;`` from a script that does not escape at all
+  loses its ``gt;``: a price for every bash 5.2 script's ``>``.)
+* an element whose whole content is one CDATA section (``<![CDATA[$MESSAGE]]>``) whose text
+  holds ``]]>`` is that text;
 * bytes that are not UTF-8 (nor the single-byte encoding the declaration names) become U+FFFD;
   CR is kept as sent (an XML parser would turn CRLF into LF).
 
 v5 JSON (``repair_v5_json``): ``{"source_commit": {…}}`` whose keys are the same four, each once,
 with string, number or ``null`` values. A string ends at the first ``"`` followed by ``,`` and
-another known key, or by the end of the object (a text holding ``", "author": "`` is cut there,
-as above). Valid JSON escapes are decoded (so a text holding ``\\n`` as two characters cannot be
-told from a line break, as with any JSON reader); any other backslash, a raw ``"`` and raw
-control characters are the characters they are.
+a key, or by the end of the object (a text holding ``", "author": "`` is cut there, and the
+body then refused or the text cut, as above). Valid JSON escapes are decoded (so a text holding
+``\\n`` as two characters cannot be told from a line break, as with any JSON reader); any other
+backslash, a raw ``"`` and raw control characters are the characters they are.
 """
 
 from __future__ import annotations
@@ -92,8 +96,10 @@ _NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 _REFERENCE = re.compile(
     r"&(?:(?P<name>amp|lt|gt|quot|apos)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));"
 )
-_DOUBLED = {"<lt;": "<", ">gt;": ">", '"quot;': '"', "'apos;": "'"}
-_DOUBLED_ANYWHERE = re.compile("<lt;|>gt;|\"quot;|'apos;")
+# Tracker's example escaped only & < >; a script that also escaped quotes under bash 5.2 would
+# send "quot; and 'apos;, but undoing those would change text that really holds them.
+_DOUBLED = {"<lt;": "<", ">gt;": ">"}
+_DOUBLED_ANYWHERE = re.compile("<lt;|>gt;")
 
 
 def decode_body(body: bytes, repairs: list[Repair]) -> str:
@@ -132,8 +138,12 @@ def refuse_declarations(text: str) -> None:
         )
 
 
-def repair_v3_xml(body: bytes) -> Repaired:
-    """Recover the fields of a v3 ``<source_commit>`` that an interpolating script broke."""
+def repair_v3_xml(body: bytes, *, well_formed: bool = False) -> Repaired:
+    """Recover the fields of a v3 ``<source_commit>`` that an interpolating script broke.
+
+    ``well_formed``: the body parsed as XML (it is read here for its CRs or bash doublings), so
+    its CDATA sections are exactly what XML says they are.
+    """
     repairs: list[Repair] = []
     text = decode_body(body, repairs)
     refuse_declarations(text)
@@ -167,7 +177,8 @@ def repair_v3_xml(body: bytes) -> Repaired:
         closing = _closing_tag(name).search(inner, opening.end())
         if closing is None:
             raise PayloadError(f"<{name}> is never closed")
-        values[name] = _xml_text(inner[opening.end() : closing.start()], repairs)
+        raw = inner[opening.end() : closing.start()]
+        values[name] = _xml_text(raw, repairs, cdata_wrapped=not well_formed)
         position = closing.end()
     return Repaired(values, tuple(dict.fromkeys(repairs)))
 
@@ -179,8 +190,12 @@ def _closing_tag(name: str) -> re.Pattern[str]:
 _CLOSING = {name: re.compile(rf"</{name}\s*>(?=\s*(?:<(?:{_KNOWN})[\s/>]|\Z))") for name in FIELDS}
 
 
-def _xml_text(raw: str, repairs: list[Repair]) -> str:
+def _xml_text(raw: str, repairs: list[Repair], *, cdata_wrapped: bool) -> str:
     """The text an element's raw content means (see the module's rules)."""
+    if cdata_wrapped and _is_wrapped_in_cdata(raw):
+        # <message><![CDATA[$MESSAGE]]></message>: a message holding ]]> broke the section.
+        repairs.append(Repair.BARE_CDATA_END)
+        return raw[9:-3]
     out: list[str] = []
     position = 0
     length = len(raw)
@@ -200,11 +215,10 @@ def _xml_text(raw: str, repairs: list[Repair]) -> str:
                 position = end + 3
                 continue
             repairs.append(Repair.BARE_LT)
-        elif raw.startswith(("<lt;", ">gt;", '"quot;', "'apos;"), position):
-            doubled = next(d for d in _DOUBLED if raw.startswith(d, position))
-            out.append(_DOUBLED[doubled])
+        elif raw.startswith(("<lt;", ">gt;"), position):
+            out.append(_DOUBLED[raw[position : position + 4]])
             repairs.append(Repair.BASH_DOUBLING)
-            position += len(doubled)
+            position += 4
             continue
         elif char == "<":
             repairs.append(Repair.BARE_LT)
@@ -213,6 +227,17 @@ def _xml_text(raw: str, repairs: list[Repair]) -> str:
         out.append(char)
         position += 1
     return "".join(out)
+
+
+def _is_wrapped_in_cdata(raw: str) -> bool:
+    """Whether ``raw`` (in a body that is not well formed) is one CDATA section a script
+    wrapped round a text that holds ``]]>``."""
+    return (
+        raw.startswith("<![CDATA[")
+        and raw.endswith("]]>")
+        and len(raw) >= 12
+        and "]]>" in raw[9:-3]
+    )
 
 
 def _reference(match: re.Match[str]) -> str | None:
@@ -227,7 +252,8 @@ def _reference(match: re.Match[str]) -> str | None:
 _JSON_ROOT = re.compile(r'\A\s*\{\s*"source_commit"\s*:\s*\{(?P<inner>.*)\}\s*\}\s*\Z', re.DOTALL)
 _JSON_KEY = re.compile(rf'"(?P<name>{_KNOWN})"\s*:\s*')
 _JSON_SCALAR = re.compile(r"null|true|false|-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_JSON_STRING_END = re.compile(rf'"(?=\s*(?:,\s*"(?:{_KNOWN})"\s*:|\Z))')
+# Any key, not only the known ones: an unknown key is then refused rather than swallowed.
+_JSON_STRING_END = re.compile(r'"(?=\s*(?:,\s*"[A-Za-z_][A-Za-z0-9_]*"\s*:|\Z))')
 _JSON_SEPARATOR = re.compile(r"\s*(?:,\s*|\Z)")
 _JSON_ESCAPES = {
     '"': '"',
