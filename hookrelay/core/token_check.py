@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from hookrelay.core.source_commit import ApiVersion
 from hookrelay.core.tracker_api import OutboundRequest, Refused, TrackerTarget, interpret_answer
+from hookrelay.core.tracker_errors import ACCESS_DENIED
 
 __all__ = [
     "Confirmed",
@@ -75,8 +76,8 @@ def interpret_token_check(status: int, headers: Mapping[str, str], body: bytes) 
     if 200 <= status < 300:
         return Confirmed()
     if status in {401, 403}:
-        reason = _tracker_words(status, headers, body)
-        return Denied(reason.removeprefix(f"HTTP {status}: ") or "Access Denied.")
+        reason = _tracker_words(status, headers, body).removeprefix(f"HTTP {status}")
+        return Denied(reason.removeprefix(": ") or ACCESS_DENIED)
     return Unconfirmed(f"the Tracker target answered HTTP {status}")
 
 

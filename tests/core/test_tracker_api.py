@@ -14,6 +14,8 @@ from hookrelay.core.tracker_api import (
     TrackerTarget,
     build_source_commit_request,
     interpret_answer,
+    is_usable_commit_id,
+    is_usable_token,
     parse_retry_after,
     token_fingerprint,
 )
@@ -200,3 +202,48 @@ def test_strange_error_bodies_are_text_not_crashes(body: bytes) -> None:
     outcome = interpret_answer(422, {"Content-Type": "application/json"}, body, now=NOW)
     assert isinstance(outcome, Refused)
     assert "\n" not in outcome.reason
+
+
+TOKENS = [
+    ("tracker hex", "a" * 32, True),
+    ("visible ascii", "tok-EN_1.2~!", True),
+    ("256 characters", "t" * 256, True),
+    ("257 characters", "t" * 257, False),
+    ("empty", "", False),
+    ("space inside", "a b", False),
+    ("tab", "a\tb", False),
+    ("crlf", "a\r\nX-Evil: 1", False),
+    ("nul", "a\x00", False),
+    ("non-ascii", "tökén", False),
+    ("del", "a\x7f", False),
+]
+
+
+@pytest.mark.parametrize(("token", "usable"), [t[1:] for t in TOKENS], ids=[t[0] for t in TOKENS])
+def test_the_one_token_rule(token: str, usable: bool) -> None:
+    """A usable token is 1 to 256 visible ASCII characters: the rule every door applies."""
+    assert is_usable_token(token) is usable
+
+
+COMMIT_IDS = [
+    ("git sha-1", "0123456789abcdef0123456789abcdef01234567", True),
+    ("svn revision", "42", True),
+    ("with a space", "r 42", True),
+    ("255 characters", "c" * 255, True),
+    ("256 characters", "c" * 256, False),
+    ("8000 characters", "c" * 8000, False),
+    ("empty", "", False),
+    ("newline", "abc\ndef", False),
+    ("nul", "abc\x00", False),
+    ("zero-width space", "abc\u200bdef", False),
+    ("lone surrogate", "abc\ud800", False),
+    ("emoji", "release-🚀", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("commit_id", "usable"), [c[1:] for c in COMMIT_IDS], ids=[c[0] for c in COMMIT_IDS]
+)
+def test_the_one_commit_id_rule(commit_id: str, usable: bool) -> None:
+    """A usable commit id is 1 to 255 printable characters."""
+    assert is_usable_commit_id(commit_id) is usable
