@@ -59,6 +59,7 @@ def ingest(
     content_type: str,
     status: int,
     reason: str,
+    *,
     token: str | bytes = TOKEN,
     **params: str,
 ) -> Case:
@@ -145,7 +146,7 @@ def running(
         yield receiver
     print(
         f"\ningest bad input on {request.param}: {dict(sorted(SEEN.items()))} answers, 0 queued, /healthz 200 after each"
-    )  # noqa: T201
+    )
     SEEN.clear()
 
 
