@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookrelay.core.ingest import read_v3_xml, read_v5_json
+from hookrelay.core.ingest import ingest_form, read_v3_xml, read_v5_json
 from hookrelay.core.source_commit import SourceCommit, render_v3_xml, render_v5_json
 from hookrelay.exceptions import PayloadError
 
@@ -80,3 +80,22 @@ def test_single_byte_encoding_declaration_is_honoured() -> None:
         "latin-1"
     )
     assert read_v3_xml(body).message == "[#1] café"
+
+
+def test_a_form_post_brings_its_token_and_fields_as_rails_read_them() -> None:
+    """``token=…&source_commit[message]=…`` gives the token and the commit, decoded."""
+    post = ingest_form(
+        b"token=abc&source_commit%5Bmessage%5D=%5B%231%5D+R%26D&source_commit[commit_id]=r9"
+    )
+    assert post.token == "abc"
+    assert post.ingested is not None
+    assert post.ingested.commit == SourceCommit("r9", "[#1] R&D", "", "")
+    assert ingest_form(b"token=abc").ingested is None
+
+
+def test_a_commit_id_over_255_characters_is_refused_400() -> None:
+    """A commit id no forge makes is a 400, before anything is queued."""
+    body = render_v3_xml(SourceCommit.of(commit_id="c" * 256, message="[#1] m", author="a"))
+    with pytest.raises(PayloadError) as caught:
+        read_v3_xml(body)
+    assert caught.value.status_hint == 400

@@ -349,3 +349,18 @@ def test_unknown_route_is_route_not_found(tracker: RunningEmulator, http: httpx.
     response = http.get(f"{tracker.v5_url}/epics", headers=HEADERS)
     assert response.status_code == 404
     assert response.json()["code"] == "route_not_found"
+
+
+def test_v5_me_answers_the_tokens_owner_as_tracker_did(
+    tracker: RunningEmulator, http: httpx.Client
+) -> None:
+    """``GET /me`` answers Tracker's ``kind: me`` with the token's projects; 401 for another."""
+    me = http.get(f"{tracker.v5_url}/me", headers=HEADERS)
+    assert me.status_code == 200
+    document = me.json()
+    assert document["kind"] == "me"
+    assert document["api_token"] == TOKEN
+    assert {"id", "name", "username", "email", "projects"} <= document.keys()
+    assert all(p["kind"] == "membership_summary" for p in document["projects"])
+    refused = http.get(f"{tracker.v5_url}/me", headers={"X-TrackerToken": "wrong"})
+    assert (refused.status_code, refused.text) == (401, "Access Denied.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -12,6 +13,7 @@ from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.exceptions import StoreError
 from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
 from hookrelay.queue.migrations import STEPS
+from hookrelay.queue.store import public_view
 from tests.queue.conftest import QueueDatabase
 
 TARGET = "http://127.0.0.1:9/services/v5"
@@ -523,3 +525,30 @@ def test_two_replicas_never_lease_one_commit_twice(queue_database: QueueDatabase
 
 def _fields(item: NewDelivery) -> dict[str, object]:
     return {name: getattr(item, name) for name in item.__dataclass_fields__}
+
+
+# --- what the Tracker-compatible ingest asks of a store -----------------------------------------
+
+
+def test_repaired_is_kept_and_shown(store: QueueStore) -> None:
+    """What the ingest repaired is stored with the delivery and shown in its public view."""
+    store.enqueue([replace(new_delivery(1), repaired="bare &, bare <"), new_delivery(2)], now=0.0)
+    first, second = sorted(store.list(), key=lambda d: d.id)
+    assert first.repaired == "bare &, bare <"
+    assert second.repaired == ""
+    assert public_view(first)["repaired"] == "bare &, bare <"
+
+
+def test_pending_bytes_counts_a_tokens_undelivered_bodies(store: QueueStore) -> None:
+    """A token's pending bytes are the bodies not yet delivered or dead, and no other token's."""
+    fingerprint = token_fingerprint(TOKEN)
+    assert store.pending_bytes(fingerprint) == 0
+    store.enqueue([new_delivery(n, body=b"x" * 100) for n in range(3)], now=0.0)
+    assert store.pending_bytes(fingerprint) == 300
+    leased = lease_one(store, now=1.0)
+    assert store.pending_bytes(fingerprint) == 300
+    store.mark_delivered(leased, now=2.0)
+    assert store.pending_bytes(fingerprint) == 200
+    store.mark_dead(lease_one(store, now=3.0), now=3.0, error="HTTP 422")
+    assert store.pending_bytes(fingerprint) == 100
+    assert store.pending_bytes(token_fingerprint("another token")) == 0

@@ -15,7 +15,13 @@ from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue import State
 from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.recorder import Recorder, Reply, running_recorder
-from tests.web.conftest import Receiver, ReceiverFactory
+from tests.web.conftest import (
+    Receiver,
+    ReceiverFactory,
+    github_headers,
+    push_body,
+    pushed_commit,
+)
 
 XML = {"Content-Type": "application/xml"}
 UNREACHABLE = "http://127.0.0.1:9/services/v5"
@@ -251,3 +257,20 @@ def test_unusable_tokens_are_400_at_the_door(
     for value in (*headers.values(), *params.values()):
         assert value not in answer.text  # a fingerprint is named, never the token
     assert receiver.queued() == 0
+
+
+def test_github_commits_token_is_held_to_the_same_door(
+    make_receiver: ReceiverFactory, tracker: RunningEmulator
+) -> None:
+    """``github_commits?token=`` takes only a token the target confirms: 401 otherwise."""
+    body = push_body([pushed_commit("e" * 40, "[#1] pushed")])
+    with make_receiver(tracker_url=tracker.v5_url, tracker_token=None) as receiver:
+        for token, status in (("a-strangers-token", 401), (tracker.token, 202)):
+            answer = receiver.client.post(
+                "/services/v3/github_commits",
+                params={"token": token},
+                content=body,
+                headers=github_headers(body),
+            )
+            assert answer.status_code == status, answer.text
+        assert receiver.queued() == 1
