@@ -132,6 +132,8 @@ def test_retry_policy_follows_the_settings(clean_environment: pytest.MonkeyPatch
         ("HOOKRELAY_GITHUB_SECRET", "  ", "blank"),
         ("HOOKRELAY_ADMIN_TOKEN", "\t", "blank"),
         ("HOOKRELAY_TRACKER_URL", "https://me:pa55@tracker.example/services/v5", "me:***@"),
+        ("HOOKRELAY_INGEST_TOKENS", "good, tök", "HOOKRELAY_INGEST_TOKENS"),
+        ("HOOKRELAY_INGEST_MAX_BODY_BYTES", "0", "HOOKRELAY_INGEST_MAX_BODY_BYTES"),
     ],
     ids=[
         "scheme",
@@ -147,6 +149,8 @@ def test_retry_policy_follows_the_settings(clean_environment: pytest.MonkeyPatch
         "blank-secret",
         "blank-admin-token",
         "password-in-tracker-url",
+        "ingest-token-not-ascii",
+        "ingest-body-limit",
     ],
 )
 def test_a_bad_variable_is_one_clear_line(
@@ -222,3 +226,12 @@ def test_a_password_in_the_tracker_url_is_never_repeated(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "pa55" not in str(caught.value)
+
+
+def test_ingest_tokens_are_a_list_and_secrets(clean_environment: pytest.MonkeyPatch) -> None:
+    """HOOKRELAY_INGEST_TOKENS is comma-separated, and each token is kept from the logs."""
+    clean_environment.setenv("HOOKRELAY_INGEST_TOKENS", "first-token, second-token,")
+    settings = load_settings()
+    assert [t.get_secret_value() for t in settings.ingest_tokens] == ["first-token", "second-token"]
+    assert {"first-token", "second-token"} <= set(settings.secret_values())
+    assert settings.ingest_max_body_bytes == 1024 * 1024
