@@ -83,7 +83,10 @@ def test_every_script_styles_body_comments_exactly_the_message(tmp_path: Path) -
             answer = httpx.post(
                 f"{setup.serve.url}/services/{style.version}/source_commits",
                 content=style.build(text, AUTHOR, commit_id.encode()),
-                headers={"X-TrackerToken": TOKEN},  # curl -d's form Content-Type
+                headers={  # what `curl -d` labels any body with
+                    "X-TrackerToken": TOKEN,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
                 timeout=10,
             )
             assert answer.status_code == 200, (style.name, name, answer.text)
