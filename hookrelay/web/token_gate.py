@@ -169,8 +169,9 @@ def get_token_gate(request: Request) -> TokenGate:
 
 def refuse_unusable_token(token: str | None, where: str = "token") -> None:
     """``PayloadError`` (400) for a token that could never travel to Tracker: whitespace,
-    control or non-ASCII characters, or over 256 characters (``is_usable_token``)."""
-    if token is not None and not is_usable_token(token):
+    control or non-ASCII characters, or over 256 characters (``is_usable_token``). An empty
+    one (``?token=``) is no token, as before: the route's token is used."""
+    if token and not is_usable_token(token):
         # The message names the fingerprint, never the value: it may be someone's real token.
         raise PayloadError(
             f"{where} is not 1 to {MAX_TOKEN_LENGTH} visible ASCII characters without spaces"
@@ -192,7 +193,7 @@ def refuse_unusable_commit_ids(push: Push) -> None:
 async def admit_push(request: Request, push: Push, token: str | None, body_bytes: int) -> None:
     """The door for a push: its commit ids, and a ``?token=`` the gate must admit."""
     refuse_unusable_commit_ids(push)
-    if token is not None and push.commits:
+    if token and push.commits:
         context = request.app.state.relay
         target = context.routing.route_for(push.repository).target
         await get_token_gate(request).admit(token, target, body_bytes)
