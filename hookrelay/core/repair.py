@@ -100,6 +100,7 @@ _REFERENCE = re.compile(
 # send "quot; and 'apos;, but undoing those would change text that really holds them.
 _DOUBLED = {"<lt;": "<", ">gt;": ">"}
 _DOUBLED_ANYWHERE = re.compile("<lt;|>gt;")
+_XML_SPECIAL = re.compile(r"[&<>\]]")  # where the text may differ from the raw content
 
 
 def decode_body(body: bytes, repairs: list[Repair]) -> str:
@@ -200,6 +201,12 @@ def _xml_text(raw: str, repairs: list[Repair], *, cdata_wrapped: bool) -> str:
     position = 0
     length = len(raw)
     while position < length:
+        special = _XML_SPECIAL.search(raw, position)
+        if special is None:
+            out.append(raw[position:])
+            break
+        out.append(raw[position : special.start()])
+        position = special.start()
         char = raw[position]
         if char == "&":
             reference = _REFERENCE.match(raw, position)
@@ -266,6 +273,7 @@ _JSON_ESCAPES = {
     "t": "\t",
 }
 _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
+_JSON_SPECIAL = re.compile('[\\\\"\x00-\x1f]')
 
 
 def repair_v5_json(body: bytes) -> Repaired:
@@ -314,6 +322,12 @@ def _json_text(raw: str, repairs: list[Repair]) -> str:
     position = 0
     length = len(raw)
     while position < length:
+        special = _JSON_SPECIAL.search(raw, position)
+        if special is None:
+            out.append(raw[position:])
+            break
+        out.append(raw[position : special.start()])
+        position = special.start()
         char = raw[position]
         if char == "\\" and position + 1 < length:
             escape = raw[position + 1]

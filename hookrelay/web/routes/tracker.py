@@ -98,7 +98,9 @@ async def _ingest(
     if not token:
         # Tracker answers a request without a token 401, and so does its stand-in.
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
-    ingested = ingested or read(body)
+    if ingested is None:
+        # Reading (and repairing) up to a megabyte takes a while: never on the event loop.
+        ingested = await run_in_threadpool(read, body)
     target = context.routing.default.target
     await get_token_gate(request).admit(token, target, len(body))
     return await _queue(endpoint, ingested, context, token)
