@@ -33,8 +33,8 @@ from hookrelay.core.repair import (
     has_bash_doubling,
     refuse_declarations,
     repair_v3_xml,
-    repair_v5_json,
 )
+from hookrelay.core.repair_json import repair_v5_json
 from hookrelay.core.source_commit import SourceCommit, decode_text
 from hookrelay.core.tracker_api import MAX_COMMIT_ID_LENGTH, is_usable_commit_id
 from hookrelay.exceptions import NotASourceCommit, PayloadError

@@ -12,7 +12,8 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from hookrelay.core.ingest import ingest_v3_xml, ingest_v5_json
-from hookrelay.core.repair import Repair, repair_v3_xml, repair_v5_json
+from hookrelay.core.repair import Repair, repair_v3_xml
+from hookrelay.core.repair_json import repair_v5_json
 from hookrelay.core.source_commit import sanitize_text
 from hookrelay.exceptions import NotASourceCommit, PayloadError
 from tests.support.old_scripts import (
