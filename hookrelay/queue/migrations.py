@@ -8,11 +8,12 @@ Steps are never edited once released; a change is a new step.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from hookrelay.exceptions import StoreError
 
-__all__ = ["LATEST_VERSION", "STEPS", "Step", "check_version"]
+__all__ = ["LATEST_VERSION", "STEPS", "Step", "check_version", "missing_steps"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,53 @@ STEPS: tuple[Step, ...] = (
             )""",
         ),
     ),
+    Step(
+        version=4,
+        description=(
+            "deliveries.token_source and story_ids; attempts: every answer Tracker gave a delivery"
+        ),
+        sqlite=(
+            # 'settings': the default or a route's token, replaced by today's on a retry;
+            # 'commit': brought by the commit (?token=, ingest), kept; '': queued before this
+            # step, kept (nobody knows where it came from).
+            "ALTER TABLE deliveries ADD COLUMN token_source TEXT NOT NULL DEFAULT ''",
+            # The story IDs the message names, as ' 123 456 ', for the dashboard's filter.
+            "ALTER TABLE deliveries ADD COLUMN story_ids TEXT NOT NULL DEFAULT ''",
+            "CREATE INDEX deliveries_repository ON deliveries (repository, id)",
+            """
+            CREATE TABLE attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                delivery_id INTEGER NOT NULL,
+                number INTEGER NOT NULL,
+                at REAL NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'waiting', 'dead')),
+                answer TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX attempts_delivery ON attempts (delivery_id, id)",
+            # SQLite enforces no foreign keys unless asked on every connection: a trigger
+            # forgets a pruned or discarded delivery's attempts instead.
+            """
+            CREATE TRIGGER attempts_forgotten AFTER DELETE ON deliveries
+            BEGIN
+                DELETE FROM attempts WHERE delivery_id = OLD.id;
+            END""",
+        ),
+        postgres=(
+            "ALTER TABLE deliveries ADD COLUMN token_source text NOT NULL DEFAULT ''",
+            "ALTER TABLE deliveries ADD COLUMN story_ids text NOT NULL DEFAULT ''",
+            "CREATE INDEX deliveries_repository ON deliveries (repository, id)",
+            """
+            CREATE TABLE attempts (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                delivery_id bigint NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+                number integer NOT NULL,
+                at double precision NOT NULL,
+                outcome text NOT NULL CHECK (outcome IN ('delivered', 'waiting', 'dead')),
+                answer text NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX attempts_delivery ON attempts (delivery_id, id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = STEPS[-1].version
@@ -132,3 +180,15 @@ def check_version(current: int) -> list[Step]:
             f"({LATEST_VERSION}); upgrade hookrelay"
         )
     return [step for step in STEPS if step.version > current]
+
+
+def missing_steps(applied: Collection[int]) -> list[Step]:
+    """The steps not yet recorded in a database's ``schema_version``, oldest first.
+
+    Unlike ``check_version``, a step numbered below the newest applied one is still applied
+    when it is missing (steps are numbered per change and may land out of order).
+    Raises ``StoreError`` for a database made by a newer hookrelay.
+    """
+    check_version(max(applied, default=0))
+    done = set(applied)
+    return [step for step in STEPS if step.version not in done]

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, check_version
+from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, missing_steps
+from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
 
 __all__ = ["PostgresStore"]
@@ -48,6 +49,7 @@ class PostgresStore(SqlStore):
     """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas."""
 
     _sql = _STATEMENTS
+    _ops = OperatorStatements.for_driver(pyformat=True)
 
     def __init__(self, conninfo: str, *, connect_timeout: int = 10) -> None:
         """Connect to ``conninfo`` (a ``postgresql://`` URL) and bring the schema up to date.
@@ -98,9 +100,9 @@ class PostgresStore(SqlStore):
         with self._transaction() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cursor.execute(SCHEMA_VERSION_POSTGRES)
-            cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            row = cursor.fetchone()
-            for step in check_version(0 if row is None else int(row[0])):
+            cursor.execute("SELECT version FROM schema_version")
+            applied = [int(row[0]) for row in cursor.fetchall()]
+            for step in missing_steps(applied):
                 for statement in step.postgres:
                     cursor.execute(statement)
                 cursor.execute(

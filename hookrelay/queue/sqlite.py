@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, check_version
+from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, missing_steps
+from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore"]
@@ -31,6 +32,7 @@ class SqliteStore(SqlStore):
     """A ``QueueStore`` in one SQLite file (or ``:memory:``, for tests of a single process)."""
 
     _sql = _STATEMENTS
+    _ops = OperatorStatements.for_driver(pyformat=False)
 
     def __init__(self, path: str, *, create: bool = True, busy_timeout: float = 10.0) -> None:
         """Open (and, with ``create``, make) the queue at ``path`` and bring its schema up to date.
@@ -73,8 +75,8 @@ class SqliteStore(SqlStore):
     def _migrate(self) -> None:
         with self._write() as db:
             db.execute(SCHEMA_VERSION_SQLITE)
-            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-            for step in check_version(int(current.fetchone()[0])):
+            applied = db.execute("SELECT version FROM schema_version").fetchall()
+            for step in missing_steps([int(row[0]) for row in applied]):
                 for statement in step.sqlite:
                     db.execute(statement)
                 db.execute(
