@@ -232,13 +232,20 @@ def closed_page() -> HTMLResponse:
     return HTMLResponse(html, status_code=403, headers=_SECURITY_HEADERS)
 
 
-def login_page(request: Request, *, message: str = "", status: int = 401) -> HTMLResponse:
-    """The login form, with a fresh double-submit token against login CSRF."""
+def login_page(
+    request: Request, *, message: str = "", status: int = 401, then: str | None = None
+) -> HTMLResponse:
+    """The login form, with a fresh double-submit token against login CSRF; after signing in,
+    the browser goes to ``then`` (by default the page it asked for)."""
     login_csrf = secrets.token_urlsafe(16)
     target = request.url.path
     if request.url.query:
         target += "?" + request.url.query
-    if request.method != "GET" or not _is_dashboard_path(target):
+    if then is not None:
+        target = then
+    elif request.method != "GET":
+        target = "/dashboard"
+    if not _is_dashboard_path(target):
         target = "/dashboard"
     response = _page(
         request, "login.html", status, message=message, next=target, login_csrf=login_csrf
@@ -324,12 +331,14 @@ async def login(request: Request, settings: SettingsDep) -> Response:
     if admin is None:
         return closed_page()
     form = await _form(request)
+    target = form.get("next", "/dashboard")
     expected_csrf = request.cookies.get(LOGIN_COOKIE, "")
     if not expected_csrf or not hmac.compare_digest(form.get("login_csrf", ""), expected_csrf):
-        return login_page(request, message="The form expired; sign in again.", status=403)
+        return login_page(
+            request, message="The form expired; sign in again.", status=403, then=target
+        )
     if not hmac.compare_digest(form.get("token", "").strip().encode("utf-8"), admin.encode()):
-        return login_page(request, message="That is not the admin token.")
-    target = form.get("next", "/dashboard")
+        return login_page(request, message="That is not the admin token.", then=target)
     response = RedirectResponse(
         target if _is_dashboard_path(target) else "/dashboard", status_code=303
     )
