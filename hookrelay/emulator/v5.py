@@ -57,6 +57,33 @@ def _name(document: dict[str, Any]) -> str:
     return name.strip()
 
 
+@router.get("/me")
+def show_me(world: WorldDep) -> dict[str, Any]:
+    """The token's owner, in Tracker's ``me`` shape (what a client asks to check a token)."""
+    return {
+        "kind": "me",
+        "id": 100,
+        "name": "Tracker Emulator",
+        "initials": "TE",
+        "username": "emulator",
+        "email": "emulator@example.com",
+        "receives_in_app_notifications": False,
+        "time_zone": {"kind": "time_zone", "olson_name": "Etc/UTC", "offset": "+00:00"},
+        "projects": [
+            {
+                "kind": "membership_summary",
+                "id": project.id,
+                "project_id": project.id,
+                "project_name": project.name,
+                "project_color": "555555",
+                "role": "owner",
+                "last_viewed_at": project.created_at,
+            }
+            for project in world.projects()
+        ],
+    }
+
+
 @router.get("/projects")
 def list_projects(world: WorldDep) -> list[dict[str, Any]]:
     """Every project the token can see."""
