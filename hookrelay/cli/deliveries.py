@@ -144,16 +144,24 @@ def run_show(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
         delivery = _get(store, args.id)
+        attempts = store.attempts(delivery.id)
     finally:
         store.close()
     view = _public(delivery)
     view["body"] = delivery.body.decode("utf-8", errors="replace")
     if args.json:
+        view["attempt_log"] = [
+            {"number": a.number, "at": a.at, "outcome": a.outcome.value, "answer": a.answer}
+            for a in attempts
+        ]
         print(json.dumps(view))
         return 0
     for key, value in view.items():
         shown = _time(value) if key.endswith("_at") or key == "lease_until" else value
         print(f"{key + ':':<19} {shown}")
+    for attempt in attempts:
+        answer = attempt.answer or "accepted"
+        print(f"attempt {attempt.number:<11} {_time(attempt.at)} {attempt.outcome.value}: {answer}")
     return 0
 
 
