@@ -19,16 +19,22 @@ lines); ``--since`` bounds a backfill of a repository whose log has rotated away
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import git
+
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.exceptions import InputError, RepositoryError
-from hookrelay.hooks.commit_text import CommitText
+from hookrelay.hooks import git_reader, svn_reader
+from hookrelay.hooks.commit_text import CommitText, commit_url, read_git_commit
+from hookrelay.hooks.settings import parse_conf
 from hookrelay.queue.store import NewDelivery
 from hookrelay.relay import Routing, plan_push
 
@@ -103,11 +109,8 @@ def git_history_ids(
     ``since`` is a revision (only commits it does not reach) or a date git reads
     (``2026-01-31``, ``3 weeks ago``).
     """
-    import git
 
-    from hookrelay.hooks.git_reader import open_repository, state_folder
-
-    repo = open_repository(repository)
+    repo = git_reader.open_repository(repository)
     heads = {}
     for ref in _git_lines(repo, "for-each-ref", "--format=%(refname)", "refs/heads/"):
         name = ref.removeprefix("refs/heads/")
@@ -115,7 +118,7 @@ def git_history_ids(
             heads[name] = ref
     template = str(repo.git.config("--get", "hookrelay.commiturl", with_exceptions=False))
     if not heads:
-        return [], state_folder(repo), template
+        return [], git_reader.state_folder(repo), template
     # %S names the ref each commit was reached from (git log's --source).
     arguments = ["--reverse", "--topo-order", "--format=%H%x09%S", *heads.values()]
     if since:
@@ -128,13 +131,12 @@ def git_history_ids(
     for line in _git_lines(repo, "log", *arguments, "--"):
         commit_id, _, source = line.partition("\t")
         listed.append((commit_id, source.strip().removeprefix("refs/heads/")))
-    return listed, state_folder(repo), template
+    return listed, git_reader.state_folder(repo), template
 
 
 def _git_date(repo: Any, text: str) -> str:
     """``text`` if git reads it as a date; git reads anything it cannot as "now", so a word
     that is neither a revision nor a date is an ``InputError`` rather than an empty history."""
-    import time
 
     (parsed,) = _git_lines(repo, "rev-parse", f"--since={text}")
     seconds = parsed.removeprefix("--max-age=")
@@ -148,7 +150,6 @@ def _git_date(repo: Any, text: str) -> str:
 
 
 def _git_lines(repo: Any, *args: str) -> list[str]:
-    import git
 
     try:
         output = repo.git.execute(["git", *args])
@@ -163,10 +164,8 @@ def read_git_history(
     repository: Path, listed: Sequence[tuple[str, str]], url_template: str
 ) -> Iterator[HistoryCommit]:
     """Read each listed commit's text, in order."""
-    from hookrelay.hooks.commit_text import commit_url, read_git_commit
-    from hookrelay.hooks.git_reader import open_repository
 
-    repo = open_repository(repository)
+    repo = git_reader.open_repository(repository)
     for commit_id, branch in listed:
         stream = repo.odb.stream(bytes.fromhex(commit_id))
         yield HistoryCommit(
@@ -180,23 +179,23 @@ def read_git_history(
 def svn_revisions(repository: Path, revisions: str | None) -> tuple[list[str], Path, str]:
     """The revisions ``FROM:TO`` names (default ``1:HEAD``) that the repository has, oldest
     first; the hook's state folder; the hook's commit URL template (``conf/hookrelay.conf``)."""
-    from hookrelay.hooks.settings import parse_conf
-    from hookrelay.hooks.svn_reader import CONF_NAME, check_repository, state_folder
 
-    check_repository(repository)
+    svn_reader.check_repository(repository)
     youngest = _svnlook_text("youngest", str(repository))
     if not youngest.isdigit():
         raise RepositoryError(f"svnlook youngest printed {youngest!r}, not a revision")
     head = int(youngest)
     first, last = _revision_range(revisions or "1:HEAD", head)
     try:
-        conf = (repository / "conf" / CONF_NAME).read_text(encoding="utf-8", errors="replace")
+        conf = (repository / "conf" / svn_reader.CONF_NAME).read_text(
+            encoding="utf-8", errors="replace"
+        )
     except OSError:
         conf = ""
     template = parse_conf(conf).get("commiturl", "")
     step = 1 if first <= last else -1
     numbers = [n for n in range(first, last + step, step) if 1 <= n <= head]
-    return [str(n) for n in sorted(numbers)], state_folder(repository), template
+    return [str(n) for n in sorted(numbers)], svn_reader.state_folder(repository), template
 
 
 def _revision_range(text: str, head: int) -> tuple[int, int]:
@@ -213,7 +212,6 @@ def _revision_range(text: str, head: int) -> tuple[int, int]:
 
 
 def _svnlook_text(*args: str) -> str:
-    import os
 
     try:
         answer = subprocess.run(
@@ -236,10 +234,9 @@ def read_svn_history(
     repository: Path, revisions: Sequence[str], url_template: str
 ) -> Iterator[HistoryCommit]:
     """Read each revision's author and log, in order (revisions svnlook lacks are left out)."""
-    from hookrelay.hooks.svn_reader import read_revision
 
     for revision in revisions:
-        commit = read_revision(repository, revision, url_template)
+        commit = svn_reader.read_revision(repository, revision, url_template)
         if commit is None:
             continue
         yield HistoryCommit(

@@ -25,10 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from hookrelay.core.ingest import read_v3_xml, read_v5_json
 from hookrelay.core.source_commit import ApiVersion, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
+from hookrelay.emulator.demo import DEMO_TOKEN
 from hookrelay.exceptions import HookrelayError
+from hookrelay.listening import url_host
 from hookrelay.queue.store import (
     Delivery,
     QueueStore,
@@ -87,10 +91,6 @@ def routing_of_serve(settings: Settings) -> Routing:
     """
     if "tracker_url" in settings.model_fields_set:
         return Routing.from_settings(settings)
-    from pydantic import SecretStr
-
-    from hookrelay.emulator.demo import DEMO_TOKEN
-    from hookrelay.listening import url_host
 
     token = settings.tracker_token.get_secret_value() if settings.tracker_token else DEMO_TOKEN
     url = f"http://{url_host(settings.host)}:{settings.port}/emulator/services/v5"

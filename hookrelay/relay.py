@@ -198,7 +198,14 @@ def plan_push(push: Push, routing: Routing, *, token: str | None = None) -> Plan
     chosen = _token(token, route, push.repository)
     source = TokenSource.COMMIT if token else TokenSource.SETTINGS
     deliveries = tuple(
-        _delivery(c.to_source_commit(), route.target, chosen, push.repository, c.branch, source)
+        _delivery(
+            c.to_source_commit(),
+            route.target,
+            chosen,
+            push.repository,
+            c.branch,
+            token_source=source,
+        )
         for c in commits
     )
     return Plan(deliveries, skipped)
@@ -211,7 +218,9 @@ def plan_source_commit(
     if not routing.all_commits and not parse_message(commit.message):
         return Plan((), {SkipReason.NO_STORY: 1})
     route = routing.route_for(repository)
-    delivery = _delivery(commit, route.target, token, repository, "", TokenSource.COMMIT)
+    delivery = _delivery(
+        commit, route.target, token, repository, "", token_source=TokenSource.COMMIT
+    )
     key = dedupe_key(route.target, delivery.token_fingerprint, ingested_commit_key(commit))
     return Plan((replace(delivery, dedupe_key=key),), {})
 
@@ -237,6 +246,7 @@ def _delivery(
     token: str,
     repository: str,
     branch: str,
+    *,
     token_source: TokenSource = TokenSource.SETTINGS,
 ) -> NewDelivery:
     fingerprint = token_fingerprint(token)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hookrelay.core.ingest import read_v3_xml
+from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.queue import QueueStore, State, open_store
@@ -25,9 +26,7 @@ NEW_URL = "https://new.example.com/services/v3"
 
 def settings(**values: Any) -> Settings:
     """Settings with an explicit Tracker URL and token unless overridden."""
-    return Settings.model_validate(
-        {"tracker_url": OLD_URL, "tracker_token": "old-token", **values}
-    )
+    return Settings.model_validate({"tracker_url": OLD_URL, "tracker_token": "old-token", **values})
 
 
 def push(sha: str = "a" * 40, repository: str = "octo/ship") -> Push:
@@ -123,8 +122,9 @@ def test_an_unchanged_setting_and_an_unknown_source_retry_as_queued(store: Queue
 
 def test_a_retry_onto_a_commit_already_delivered_is_refused(store: QueueStore) -> None:
     """When today's token already delivered the commit, the dead letter stays dead."""
-    old, new = Routing.from_settings(settings()), Routing.from_settings(
-        settings(tracker_token="new-token")
+    old, new = (
+        Routing.from_settings(settings()),
+        Routing.from_settings(settings(tracker_token="new-token")),
     )
     delivery_id = dead(store, old)
     store.enqueue(plan_push(push(), new).deliveries, now=3.0)
@@ -141,8 +141,6 @@ def test_a_retry_onto_a_commit_already_delivered_is_refused(store: QueueStore) -
 
 def test_ingested_commits_keep_their_token() -> None:
     """A commit posted to the Tracker-compatible ingest is marked as bringing its own token."""
-    from hookrelay.core.source_commit import SourceCommit
-
     commit = SourceCommit(commit_id="7", message="[#1] x", author="a")
     plan = plan_source_commit(commit, Routing.from_settings(settings()), token="ingest-token")
     assert plan.deliveries[0].token_source is TokenSource.COMMIT

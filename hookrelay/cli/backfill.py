@@ -91,7 +91,7 @@ def register(commands: Any) -> None:
 def _repository_name(args: argparse.Namespace) -> str:
     if args.repository:
         return str(args.repository)
-    name = args.repo.resolve().name
+    name = str(args.repo.resolve().name)
     return name.removesuffix(".git") or name
 
 

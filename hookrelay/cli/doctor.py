@@ -46,10 +46,7 @@ def run_doctor(args: argparse.Namespace) -> int:
     passed, failed = _marks()
     first, settings = check_settings_file(args.config)
     checks = [first]
-    if settings is not None:
-        checks_iter = run_checks(settings, args.repositories)
-    else:
-        checks_iter = iter(())
+    checks_iter = run_checks(settings, args.repositories) if settings is not None else iter(())
     ok = True
     for check in [*checks, *checks_iter]:
         if check.ok:

@@ -217,9 +217,7 @@ class OperatorQueries:
             for n, at, outcome, answer in rows
         ]
 
-    def retry_redirected(
-        self, delivery_id: int, redirect: Redirect, *, now: float
-    ) -> RetryOutcome:
+    def retry_redirected(self, delivery_id: int, redirect: Redirect, *, now: float) -> RetryOutcome:
         """Make a dead, waiting or pending delivery due now, posting it to ``redirect``'s target
         with its token and body. Refused when today's target and token already have the commit."""
         parameters = {
@@ -247,7 +245,7 @@ class OperatorQueries:
             return int(db.execute(self._ops.discard, {"id": delivery_id}).rowcount) == 1
 
     def dead_ids(self, *, repository: str | None = None) -> list[int]:
-        """The ids of every dead delivery, or of one repository's (case-insensitive), oldest first."""
+        """Ids of every dead delivery, or of one repository's (any case), oldest first."""
         name = None if repository is None else repository.lower()
         with self._read() as db:
             rows = db.execute(self._ops.dead_ids, {"repository": name}).fetchall()

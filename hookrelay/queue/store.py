@@ -13,6 +13,7 @@ pending on a manual retry.
 
 from __future__ import annotations
 
+import builtins
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -253,9 +254,7 @@ class QueueStore(Protocol):
         """Delete delivered and dead rows finished before the given time; return how many."""
         ...
 
-    def retry_redirected(
-        self, delivery_id: int, redirect: Redirect, *, now: float
-    ) -> RetryOutcome:
+    def retry_redirected(self, delivery_id: int, redirect: Redirect, *, now: float) -> RetryOutcome:
         """Like ``retry``, sending the delivery to ``redirect``'s target with its token and body."""
         ...
 
@@ -263,17 +262,17 @@ class QueueStore(Protocol):
         """Delete a dead delivery (and its attempts); False unless it exists and is dead."""
         ...
 
-    def dead_ids(self, *, repository: str | None = None) -> list[int]:
-        """The ids of every dead delivery, or of one repository's (case-insensitive), oldest first."""
+    def dead_ids(self, *, repository: str | None = None) -> builtins.list[int]:
+        """Ids of every dead delivery, or of one repository's (any case), oldest first."""
         ...
 
-    def attempts(self, delivery_id: int) -> list[Attempt]:
+    def attempts(self, delivery_id: int) -> builtins.list[Attempt]:
         """Every post of a delivery that ended in an answer, oldest first."""
         ...
 
     def find(
         self, where: DeliveryFilter, *, limit: int = 50, before_id: int | None = None
-    ) -> list[Delivery]:
+    ) -> builtins.list[Delivery]:
         """Deliveries matching ``where``, newest first; page with ``before_id``."""
         ...
 

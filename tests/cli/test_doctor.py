@@ -3,6 +3,7 @@ line naming the fix (exit 1). Real Tracker emulator, real queue, real git reposi
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,7 +107,7 @@ def _elsewhere(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
 
 
 def _open_to_the_world(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
-    monkeypatch.setenv("HOOKRELAY_HOST", "0.0.0.0")
+    monkeypatch.setenv("HOOKRELAY_HOST", "0.0.0.0")  # noqa: S104 - a setting, nothing binds
 
 
 def _no_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
@@ -114,8 +115,6 @@ def _no_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
 
 
 def _dead_letter(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
-    import os
-
     store = open_store(os.environ["HOOKRELAY_DATABASE_URL"])
     store.enqueue([new_delivery(1)], now=1.0)
     store.mark_dead(lease_one(store, now=2.0), now=3.0, error="HTTP 401: Access Denied.")
@@ -129,11 +128,19 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
 @pytest.mark.parametrize(
     ("breakage", "failed", "fix"),
     [
-        (_bad_token, "refuses token " + token_fingerprint("a-token-tracker-refuses"), "HOOKRELAY_TRACKER_TOKEN"),
+        (
+            _bad_token,
+            "refuses token " + token_fingerprint("a-token-tracker-refuses"),
+            "HOOKRELAY_TRACKER_TOKEN",
+        ),
         (_unreachable, "Tracker reachable at", "HOOKRELAY_TRACKER_URL"),
         (_missing_hook, "no hook at", "hookrelay hooks install git"),
         (_not_executable, "is not executable", "chmod +x"),
-        (_elsewhere, "the hook posts to https://old.example.com/services/v5", "--url http://127.0.0.1"),
+        (
+            _elsewhere,
+            "the hook posts to https://old.example.com/services/v5",
+            "--url http://127.0.0.1",
+        ),
         (_open_to_the_world, "serve listens on 0.0.0.0", "HOOKRELAY_GITHUB_SECRET"),
         (_no_admin, "admin token set", "HOOKRELAY_ADMIN_TOKEN"),
         (_dead_letter, "1 dead letter in the queue", "retry --dead"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hookrelay.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, main
+from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue import QueueStore, State, open_store
 from tests.delivery.conftest import TOKEN, queue_commit
 
@@ -222,8 +223,6 @@ def test_retry_uses_todays_token_and_says_so(
 ) -> None:
     """After the token is fixed, ``retry ID`` posts with the new one (its fingerprint shown,
     never the token); ``--repository`` goes with ``--dead`` only."""
-    from hookrelay.core.tracker_api import token_fingerprint
-
     monkeypatch.setenv("HOOKRELAY_TRACKER_URL", TARGET)
     monkeypatch.setenv("HOOKRELAY_TRACKER_TOKEN", "the-fixed-token")
     code, out, _ = run(capsys, "deliveries", "retry", "2")

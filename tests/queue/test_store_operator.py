@@ -99,7 +99,7 @@ def test_overview_counts_rates_and_health(store: QueueStore) -> None:
     assert targets[OTHER].total == 1
 
 
-def _redirect(number: int, token: str = "new-token") -> Redirect:
+def _redirect(number: int, token: str = "new-token") -> Redirect:  # noqa: S107
     return Redirect(
         target_url=OTHER,
         token=token,
@@ -178,7 +178,7 @@ def test_a_step_missing_below_the_newest_is_still_applied(
             queue_database.execute(f"ALTER TABLE deliveries DROP COLUMN {column}")
         queue_database.execute("DROP INDEX deliveries_repository")
     versions = ", ".join(str(v) for v in steps_missing)
-    queue_database.execute(f"DELETE FROM schema_version WHERE version IN ({versions})")
+    queue_database.execute(f"DELETE FROM schema_version WHERE version IN ({versions})")  # noqa: S608
     store = queue_database.open()
     store.enqueue([new_delivery(1)], now=0.0)
     assert store.mark_dead(lease_one(store, now=1.0), now=2.0, error="x")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from hookrelay.queue import State
 from tests.e2e.conftest import SECRET, running_relay
@@ -34,8 +35,6 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
@@ -62,8 +61,6 @@ def test_an_operator_mends_a_dead_letter_from_the_page(
 ) -> None:
     """Log in with the admin token, find the dead letter with Tracker's words, fix the token,
     retry it from its page and see it delivered (and the story commented)."""
-    from playwright.sync_api import expect
-
     project = tracker.create_project("rocket")
     story = tracker.create_story(project, "Torpedoes")
     database_url = f"sqlite:///{tmp_path / 'queue.db'}"
@@ -91,7 +88,9 @@ def test_an_operator_mends_a_dead_letter_from_the_page(
             expect(row).to_have_count(1)
             expect(row).to_contain_text("HTTP 401")
             row.get_by_role("link", name=sha[:12]).click()
-            expect(page.get_by_role("heading", name=re.compile(r"Delivery \d+ dead"))).to_be_visible()
+            expect(
+                page.get_by_role("heading", name=re.compile(r"Delivery \d+ dead"))
+            ).to_be_visible()
             expect(page.locator("td.answer").first).to_contain_text("Access Denied")
 
             page.get_by_role("button", name="Retry now with today's settings").click()
@@ -110,8 +109,6 @@ def test_without_the_token_only_the_login_form_is_served(
 ) -> None:
     """Every page is the login form until signed in, a wrong token is refused, and a POST
     carrying the session cookie but not the CSRF token changes nothing."""
-    from playwright.sync_api import expect
-
     database_url = f"sqlite:///{tmp_path / 'queue.db'}"
     with running_relay(
         database_url, tracker_url=tracker.v5_url, tracker_token=WRONG, admin_token=ADMIN
@@ -122,7 +119,11 @@ def test_without_the_token_only_the_login_form_is_served(
         context = browser.new_context()
         page = context.new_page()
         try:
-            for path in ("/dashboard", "/dashboard/deliveries?state=dead", f"/dashboard/deliveries/{dead.id}"):
+            for path in (
+                "/dashboard",
+                "/dashboard/deliveries?state=dead",
+                f"/dashboard/deliveries/{dead.id}",
+            ):
                 answer = page.goto(f"{relay.url}{path}")
                 assert answer is not None
                 assert answer.status == 401
@@ -136,7 +137,9 @@ def test_without_the_token_only_the_login_form_is_served(
             page.get_by_label("Admin token").fill(ADMIN)
             page.get_by_role("button", name="Sign in").click()
             # Signed in, it lands on the page it asked for.
-            expect(page.get_by_role("heading", name=re.compile(f"Delivery {dead.id}"))).to_be_visible()
+            expect(
+                page.get_by_role("heading", name=re.compile(f"Delivery {dead.id}"))
+            ).to_be_visible()
             cookie = next(c for c in context.cookies() if c["name"] == "hookrelay_session")
             assert cookie["httpOnly"] is True
             assert cookie["sameSite"] == "Strict"

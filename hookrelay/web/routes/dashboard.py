@@ -1,4 +1,4 @@
-"""The operator's dashboard: ``GET /dashboard``, server-rendered HTML behind ``HOOKRELAY_ADMIN_TOKEN``.
+"""The operator's dashboard: ``GET /dashboard``, server-rendered HTML behind the admin token.
 
 Pages: the overview (counts by state, the oldest commit not yet delivered, deliveries a minute
 over the last hour, dead letters of the last day, each repository's and target's health); the
@@ -36,6 +36,7 @@ from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode
 
+import jinja2
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
@@ -81,9 +82,8 @@ _STATIC = {
 
 
 @cache
-def _templates() -> Any:
+def _templates() -> jinja2.Environment:
     """The Jinja2 environment (autoescaped), built on the first page served."""
-    import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("hookrelay.web", "templates"),
@@ -117,11 +117,15 @@ def _age(seconds: float | None, now: float) -> str:
 def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     session: Session | None = getattr(request.state, "dashboard_session", None)
     notice = request.cookies.get(NOTICE_COOKIE, "")
-    html = _templates().get_template(name).render(
-        csrf="" if session is None else session.csrf,
-        signed_in=session is not None,
-        notice=notice[:500],
-        **values,
+    html = (
+        _templates()
+        .get_template(name)
+        .render(
+            csrf="" if session is None else session.csrf,
+            signed_in=session is not None,
+            notice=notice[:500],
+            **values,
+        )
     )
     response = HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
     if notice:
@@ -392,6 +396,7 @@ async def delivery_list(
     request: Request,
     session: SessionDep,
     context: ContextDep,
+    *,
     state: str = "",
     repository: Annotated[str, Query(max_length=300)] = "",
     story: Annotated[str, Query(max_length=30)] = "",
