@@ -129,7 +129,6 @@ STEPS: tuple[Step, ...] = (
             "ALTER TABLE deliveries ADD COLUMN token_source TEXT NOT NULL DEFAULT ''",
             # The story IDs the message names, as ' 123 456 ', for the dashboard's filter.
             "ALTER TABLE deliveries ADD COLUMN story_ids TEXT NOT NULL DEFAULT ''",
-            "CREATE INDEX deliveries_repository ON deliveries (repository, id)",
             """
             CREATE TABLE attempts (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -151,7 +150,6 @@ STEPS: tuple[Step, ...] = (
         postgres=(
             "ALTER TABLE deliveries ADD COLUMN token_source text NOT NULL DEFAULT ''",
             "ALTER TABLE deliveries ADD COLUMN story_ids text NOT NULL DEFAULT ''",
-            "CREATE INDEX deliveries_repository ON deliveries (repository, id)",
             """
             CREATE TABLE attempts (
                 id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

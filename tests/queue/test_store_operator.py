@@ -176,7 +176,6 @@ def test_a_step_missing_below_the_newest_is_still_applied(
         queue_database.execute("DROP TABLE attempts")
         for column in ("token_source", "story_ids"):
             queue_database.execute(f"ALTER TABLE deliveries DROP COLUMN {column}")
-        queue_database.execute("DROP INDEX deliveries_repository")
     versions = ", ".join(str(v) for v in steps_missing)
     queue_database.execute(f"DELETE FROM schema_version WHERE version IN ({versions})")  # noqa: S608
     store = queue_database.open()
