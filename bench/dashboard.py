@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/dashboard.py   (PostgreSQL too if HOOKRELAY_TEST_POS
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -19,15 +20,16 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue import NewDelivery, QueueStore, open_store
+from hookrelay.queue.store import DeliveryFilter
 from hookrelay.settings import Settings
 from hookrelay.web import create_app
 from tests.web.server import running_app
@@ -36,6 +38,7 @@ TOTAL = 10_000
 REPEAT = 15
 ADMIN = "bench-admin-token"
 TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105 - a made-up token
+LIST = "/dashboard/deliveries"
 TARGETS = [f"http://127.0.0.1:{9 + n}/services/v5" for n in range(3)]
 
 
@@ -46,9 +49,8 @@ def fill(store: QueueStore, now: float) -> None:
         target = TARGETS[number % 3]
         commit = f"{number:040x}"
         message = f"[Finishes #{100000 + number % 500}] change number {number}"
-        body = (
-            '{"source_commit":{"commit_id":"%s","message":"%s","author":"Ada","url":""}}'
-            % (commit, message)
+        body = json.dumps(
+            {"source_commit": {"commit_id": commit, "message": message, "author": "Ada"}}
         ).encode()
         items.append(
             NewDelivery(
@@ -123,13 +125,13 @@ def run(name: str, database_url: str) -> None:
             baseline, _ = median_ms(client, "/healthz")
             print(f"  {'GET /healthz (baseline)':<44} {baseline:7.2f} ms")
             dead = store.dead_ids()[0]
-            oldest = store.find(replace_filter(), limit=1, before_id=60)[0].id
+            oldest = store.find(DeliveryFilter(), limit=1, before_id=60)[0].id
             pages = [
                 ("overview", "/dashboard"),
                 ("delivery list, newest 50", "/dashboard/deliveries"),
-                ("list: dead of one repository", "/dashboard/deliveries?state=dead&repository=team0/service"),
-                ("list: one story id", "/dashboard/deliveries?story=100007"),
-                ("list: commit id prefix", "/dashboard/deliveries?commit=00000000000000000000000000000000000026"),
+                ("list: dead of one repository", f"{LIST}?state=dead&repository=team0/service"),
+                ("list: one story id", f"{LIST}?story=100007"),
+                ("list: commit id prefix", f"{LIST}?commit={'0' * 36}26"),
                 ("list: the oldest page (paging)", f"/dashboard/deliveries?before={oldest + 1}"),
                 ("one delivery with its attempts", f"/dashboard/deliveries/{dead}"),
             ]
@@ -143,21 +145,12 @@ def run(name: str, database_url: str) -> None:
         store.close()
 
 
-def replace_filter() -> object:
-    """Every delivery (the list's default filter)."""
-    from hookrelay.queue.store import DeliveryFilter
-
-    return replace(DeliveryFilter())
-
-
 def main() -> None:
     """Measure on SQLite, and on PostgreSQL when a server is given."""
     with tempfile.TemporaryDirectory() as folder:
         run("SQLite", f"sqlite:///{Path(folder) / 'queue.db'}")
     url = os.environ.get("HOOKRELAY_TEST_POSTGRES_URL")
     if url:
-        import psycopg
-
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(url, autocommit=True) as db:
             db.execute(f"CREATE SCHEMA {schema}")
