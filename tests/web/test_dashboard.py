@@ -70,3 +70,29 @@ def test_a_forged_or_stale_session_cookie_is_the_login_form(
         without_csrf = client.post("/dashboard/login", data={"token": ADMIN})
         assert without_csrf.status_code == 403
         assert "expired" in without_csrf.text
+
+
+def test_the_session_cookie_is_secure_over_https(make_receiver: ReceiverFactory) -> None:
+    """Behind a TLS proxy on loopback (X-Forwarded-Proto: https) the cookies are Secure; over
+    plain http they cannot be, and both ways they are HttpOnly and SameSite=Strict."""
+    with make_receiver(admin_token=ADMIN) as receiver:
+        for proto, secure in (("https", True), ("http", False)):
+            headers = {"X-Forwarded-Proto": proto}
+            with httpx.Client(base_url=receiver.url, headers=headers) as client:
+                login_csrf = re.search(
+                    r'name="login_csrf" value="([^"]+)"', client.get("/dashboard").text
+                )
+                assert login_csrf is not None
+                # A browser on https sends the Secure login cookie back; httpx on http would not.
+                answer = client.post(
+                    "/dashboard/login",
+                    data={"token": ADMIN, "login_csrf": login_csrf.group(1)},
+                    headers={"Cookie": f"hookrelay_login={login_csrf.group(1)}"},
+                )
+            session = next(
+                c for c in answer.headers.get_list("set-cookie") if "hookrelay_session=" in c
+            )
+            attributes = {part.strip().lower() for part in session.split(";")}
+            assert "httponly" in attributes
+            assert "samesite=strict" in attributes
+            assert ("secure" in attributes) is secure

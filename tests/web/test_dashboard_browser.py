@@ -97,10 +97,20 @@ def test_an_operator_mends_a_dead_letter_from_the_page(
             expect(page.locator(".notice")).to_contain_text("due now, with today's token")
             expect(page.locator("h1 .state")).to_have_text("delivered", timeout=20_000)
             expect(page.locator("table tbody tr")).to_have_count(2)  # the 401, then delivered
+
+            # The list refreshes itself in place, keeping its filters.
+            filtered = f"{relay.url}/dashboard/deliveries?state=delivered&repository=octo%2Frocket"
+            page.goto(filtered)
+            rows = page.locator("table.list tbody tr")
+            expect(rows).to_have_count(1)
+            _push(relay, "beef" + "0" * 36, f"[#{story}] more torpedoes")
+            expect(rows).to_have_count(2, timeout=25_000)
+            assert page.url == filtered
+            expect(page.get_by_label("Repository")).to_have_value("octo/rocket")
         finally:
             page.close()
     comments = tracker.comments(project, story)
-    assert [c["commit_identifier"] for c in comments] == [sha]
+    assert [c["commit_identifier"] for c in comments] == [sha, "beef" + "0" * 36]
     assert tracker.story(project, story)["current_state"] == "finished"
 
 
