@@ -13,7 +13,7 @@ import pytest
 from hookrelay.cli import main
 from hookrelay.queue import QueueStore, State, open_store
 from tests.e2e.conftest import running_relay
-from tests.hooks.repos import GitWorld, SvnWorld, install
+from tests.hooks.repos import FORMS, GitWorld, SvnWorld, install
 from tests.support.emulator import RunningEmulator, running_emulator
 
 TOKEN = "backfill-tracker-token"
@@ -133,16 +133,19 @@ def test_git_branches_and_since_choose_the_history(
     assert queued(queue_url) == [commits[i] for i in expected]
 
 
+@pytest.mark.parametrize("form", FORMS)
 def test_a_hooked_git_repository_sends_only_what_the_hook_did_not(
     git_world: GitWorld,
     queue_url: str,
     tracker: RunningEmulator,
     capsys: pytest.CaptureFixture[str],
+    form: str,
 ) -> None:
-    """Commits pushed before the hook was installed are queued; those the hook sent are not."""
+    """Commits pushed before the hook was installed are queued; those the hook sent (either
+    form of it) are not."""
     before = git_world.commit("[#301] pushed before the hook")
     git_world.push("main")
-    install("git", git_world.server, "python", tracker.v5_url, token=TOKEN)
+    install("git", git_world.server, form, tracker.v5_url, token=TOKEN)
     sent = git_world.commit("[#302] the hook sends this one")
     git_world.push("main")
     assert f"sent {sent}" in (git_world.state() / "hookrelay.log").read_text()
@@ -153,18 +156,20 @@ def test_a_hooked_git_repository_sends_only_what_the_hook_did_not(
     assert "1 sent by the repository's hook" in out
 
 
+@pytest.mark.parametrize("form", FORMS)
 def test_svn_history_is_queued_once_and_a_hooked_revision_is_not(
     svn_world: SvnWorld,
     queue_url: str,
     tracker: RunningEmulator,
     capsys: pytest.CaptureFixture[str],
+    form: str,
 ) -> None:
     """Every story revision once (a range with -r), none on the second run, and not the one
     the repository's hook sent."""
     svn_world.commit("[#401] one")
     svn_world.commit("no story")
     svn_world.commit("[#402] three")
-    install("svn", svn_world.repository, "python", tracker.v5_url, token=TOKEN)
+    install("svn", svn_world.repository, form, tracker.v5_url, token=TOKEN)
     hooked = svn_world.commit("[#403] the hook sends this one")
     assert f"sent {hooked}" in (svn_world.state() / "hookrelay.log").read_text()
     repo = str(svn_world.repository)
