@@ -33,7 +33,7 @@ from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.core.webhooks import Push, WebhookEvent, parse_webhook
 from hookrelay.exceptions import InputError, SignatureError
-from hookrelay.queue.store import NewDelivery
+from hookrelay.queue.store import NewDelivery, TokenSource
 from hookrelay.settings import Settings
 
 __all__ = [
@@ -196,8 +196,16 @@ def plan_push(push: Push, routing: Routing, *, token: str | None = None) -> Plan
     if not commits:
         return Plan((), skipped)
     chosen = _token(token, route, push.repository)
+    source = TokenSource.COMMIT if token else TokenSource.SETTINGS
     deliveries = tuple(
-        _delivery(c.to_source_commit(), route.target, chosen, push.repository, c.branch)
+        _delivery(
+            c.to_source_commit(),
+            route.target,
+            chosen,
+            push.repository,
+            c.branch,
+            token_source=source,
+        )
         for c in commits
     )
     return Plan(deliveries, skipped)
@@ -210,7 +218,9 @@ def plan_source_commit(
     if not routing.all_commits and not parse_message(commit.message):
         return Plan((), {SkipReason.NO_STORY: 1})
     route = routing.route_for(repository)
-    delivery = _delivery(commit, route.target, token, repository, "")
+    delivery = _delivery(
+        commit, route.target, token, repository, "", token_source=TokenSource.COMMIT
+    )
     key = dedupe_key(route.target, delivery.token_fingerprint, ingested_commit_key(commit))
     return Plan((replace(delivery, dedupe_key=key),), {})
 
@@ -231,7 +241,13 @@ def _summary(message: str) -> str:
 
 
 def _delivery(
-    commit: SourceCommit, target: TrackerTarget, token: str, repository: str, branch: str
+    commit: SourceCommit,
+    target: TrackerTarget,
+    token: str,
+    repository: str,
+    branch: str,
+    *,
+    token_source: TokenSource = TokenSource.SETTINGS,
 ) -> NewDelivery:
     fingerprint = token_fingerprint(token)
     return NewDelivery(
@@ -244,4 +260,6 @@ def _delivery(
         repository=repository,
         branch=branch,
         summary=_summary(commit.message),
+        token_source=token_source,
+        story_ids=tuple(dict.fromkeys(ref.id for ref in parse_message(commit.message))),
     )

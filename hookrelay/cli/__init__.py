@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from hookrelay import __version__
-from hookrelay.cli import deliveries, emulate, hooks, parse, serve
+from hookrelay.cli import backfill, deliveries, doctor, emulate, hooks, parse, serve
 from hookrelay.exceptions import ConfigError, HookrelayError, InputError
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_USAGE", "build_parser", "main"]
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hookrelay {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, parse, hooks, deliveries, emulate):
+    for module in (serve, parse, hooks, deliveries, emulate, backfill, doctor):
         module.register(commands)
     return parser
 

@@ -1,10 +1,12 @@
 """``hookrelay deliveries``: see the queue and act on it.
 
 ``list`` shows the newest deliveries (``--state``, ``--limit``, ``--before ID`` to page,
-``--json``); ``show ID`` shows one with its body and Tracker's last error; ``retry ID`` makes a
-dead or waiting delivery due now and ``retry --dead`` does so for the whole dead-letter list
-(a running worker then delivers them). Tokens are never printed: a delivery shows its token's
-fingerprint. An unknown ID, or a retry that would post a delivered commit twice, exits 2.
+``--json``); ``show ID`` shows one with its body, its attempts and Tracker's last error;
+``retry ID`` makes a dead or waiting delivery due now and ``retry --dead [--repository NAME]``
+does so for the dead-letter list (a running worker then delivers them), with today's token and
+target (``hookrelay.redelivery``: a token the commit brought stays), saying which on each line.
+Tokens are never printed: a delivery shows its token's fingerprint. An unknown ID, or a retry
+that would post a delivered commit twice, exits 2.
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def register(commands: Any) -> None:
     which = retrying.add_mutually_exclusive_group(required=True)
     which.add_argument("id", type=_delivery_id, nargs="?", metavar="ID")
     which.add_argument("--dead", action="store_true", help="retry every dead delivery")
+    retrying.add_argument(
+        "--repository", metavar="OWNER/NAME", help="with --dead: only this repository's"
+    )
     retrying.set_defaults(handler=run_retry)
 
 
@@ -142,34 +147,57 @@ def run_show(args: argparse.Namespace) -> int:
     store = _open(args)
     try:
         delivery = _get(store, args.id)
+        attempts = store.attempts(delivery.id)
     finally:
         store.close()
     view = _public(delivery)
     view["body"] = delivery.body.decode("utf-8", errors="replace")
     if args.json:
+        view["attempt_log"] = [
+            {"number": a.number, "at": a.at, "outcome": a.outcome.value, "answer": a.answer}
+            for a in attempts
+        ]
         print(json.dumps(view))
         return 0
     for key, value in view.items():
         shown = _time(value) if key.endswith("_at") or key == "lease_until" else value
         print(f"{key + ':':<19} {shown}")
+    for attempt in attempts:
+        answer = attempt.answer or "accepted"
+        print(f"attempt {attempt.number:<11} {_time(attempt.at)} {attempt.outcome.value}: {answer}")
     return 0
 
 
 def run_retry(args: argparse.Namespace) -> int:
-    """Make one delivery, or every dead one, due now."""
-    store = _open(args)
-    now = time.time()
+    """Make one delivery, or every dead one, due now, with today's token and target.
+
+    A delivery whose token came from the settings is posted with the token and target its
+    repository's route has now; one that brought its own token keeps it (each line says which).
+    """
+    from hookrelay.redelivery import retry_deliveries, routing_of_serve
+    from hookrelay.settings import load_settings
+
+    if args.repository and not args.dead:
+        raise InputError("--repository goes with --dead")
+    settings = load_settings(args.config)
+    routing = routing_of_serve(settings)
+    store = open_store(args.database_url or settings.database_url, create=False)
     try:
         if args.dead:
-            count = store.retry_dead(now=now)
+            ids = store.dead_ids(repository=args.repository)
+            reports = retry_deliveries(store, routing, ids, now=time.time())
+            for report in reports:
+                print(report.line())
+            count = sum(report.retried for report in reports)
             print(f"{count} dead {'delivery is' if count == 1 else 'deliveries are'} due again")
             return 0
         delivery = _get(store, args.id)
-        if not store.retry(delivery.id, now=now):
-            raise InputError(_why_not(_get(store, args.id)))
+        (report,) = retry_deliveries(store, routing, [delivery.id], now=time.time())
     finally:
         store.close()
-    print(f"delivery {delivery.id} (commit {delivery.commit_id[:12]}) is due now")
+    if not report.retried:
+        raise InputError(report.line())
+    print(report.line())
     return 0
 
 

@@ -117,11 +117,6 @@ STEPS: tuple[Step, ...] = (
             )""",
         ),
     ),
-)
-
-# Step 3 (the Tracker-compatible ingest): what was repaired in a body an old script broke, and
-# an index for an unconfirmed token's pending bytes.
-STEPS += (
     Step(
         version=3,
         description="deliveries.repaired: what the ingest repaired; pending bytes per token",
@@ -132,6 +127,51 @@ STEPS += (
         postgres=(
             "ALTER TABLE deliveries ADD COLUMN repaired text NOT NULL DEFAULT ''",
             "CREATE INDEX deliveries_token ON deliveries (token_fingerprint, state)",
+        ),
+    ),
+    Step(
+        version=4,
+        description=(
+            "deliveries.token_source and story_ids; attempts: every answer Tracker gave a delivery"
+        ),
+        sqlite=(
+            # 'settings': the default or a route's token, replaced by today's on a retry;
+            # 'commit': brought by the commit (?token=, ingest), kept; '': queued before this
+            # step, kept (nobody knows where it came from).
+            "ALTER TABLE deliveries ADD COLUMN token_source TEXT NOT NULL DEFAULT ''",
+            # The story IDs the message names, as ' 123 456 ', for the dashboard's filter.
+            "ALTER TABLE deliveries ADD COLUMN story_ids TEXT NOT NULL DEFAULT ''",
+            """
+            CREATE TABLE attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                delivery_id INTEGER NOT NULL,
+                number INTEGER NOT NULL,
+                at REAL NOT NULL,
+                outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'waiting', 'dead')),
+                answer TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX attempts_delivery ON attempts (delivery_id, id)",
+            # SQLite enforces no foreign keys unless asked on every connection: a trigger
+            # forgets a pruned or discarded delivery's attempts instead.
+            """
+            CREATE TRIGGER attempts_forgotten AFTER DELETE ON deliveries
+            BEGIN
+                DELETE FROM attempts WHERE delivery_id = OLD.id;
+            END""",
+        ),
+        postgres=(
+            "ALTER TABLE deliveries ADD COLUMN token_source text NOT NULL DEFAULT ''",
+            "ALTER TABLE deliveries ADD COLUMN story_ids text NOT NULL DEFAULT ''",
+            """
+            CREATE TABLE attempts (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                delivery_id bigint NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+                number integer NOT NULL,
+                at double precision NOT NULL,
+                outcome text NOT NULL CHECK (outcome IN ('delivered', 'waiting', 'dead')),
+                answer text NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX attempts_delivery ON attempts (delivery_id, id)",
         ),
     ),
 )

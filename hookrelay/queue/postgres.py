@@ -26,6 +26,7 @@ import psycopg
 
 from hookrelay.exceptions import StoreError
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, steps_to_apply
+from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
 
 __all__ = ["PostgresStore"]
@@ -48,6 +49,7 @@ class PostgresStore(SqlStore):
     """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas."""
 
     _sql = _STATEMENTS
+    _ops = OperatorStatements.for_driver(pyformat=True)
 
     def __init__(self, conninfo: str, *, connect_timeout: int = 10) -> None:
         """Connect to ``conninfo`` (a ``postgresql://`` URL) and bring the schema up to date.

@@ -16,7 +16,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.operator_sql import OperatorQueries
+from hookrelay.queue.rows import COLUMNS, delivery_from_row, story_ids_column
 from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
@@ -27,9 +28,10 @@ __all__ = ["Cursor", "SqlStore", "Statements"]
 _INSERT = """
 INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
                         repository, branch, summary, state, attempts, created_at, next_attempt_at,
-                        repaired)
+                        repaired, token_source, story_ids)
 SELECT :dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
-       :repository, :branch, :summary, 'pending', 0, :now, :now, :repaired
+       :repository, :branch, :summary, 'pending', 0, :now, :now, :repaired, :token_source,
+       :story_ids
 WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
@@ -195,7 +197,7 @@ class Transaction(Protocol):
         ...
 
 
-class SqlStore:
+class SqlStore(OperatorQueries):
     """Every ``QueueStore`` method, on top of a subclass's ``_write()`` and ``_read()``."""
 
     _sql: Statements
@@ -226,27 +228,45 @@ class SqlStore:
             rows = db.execute(self._sql.lease, parameters).fetchall()
         return sorted((delivery_from_row(row) for row in rows), key=lambda d: d.id)
 
-    def _fenced(self, statement: str, delivery: Delivery, **values: object) -> bool:
+    def _fenced(
+        self,
+        statement: str,
+        delivery: Delivery,
+        *,
+        attempt: tuple[State, float, str] | None = None,
+        **values: object,
+    ) -> bool:
         with self._write() as db:
             parameters = {"id": delivery.id, "attempts": delivery.attempts, **values}
-            return db.execute(statement, parameters).rowcount == 1
+            changed = db.execute(statement, parameters).rowcount == 1
+            if changed and attempt is not None:
+                # In the same transaction: the dashboard's attempts are exactly the answers.
+                self._record_attempt(db, delivery, *attempt)
+            return changed
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
         """Record success; False if the lease was lost (another worker took it over)."""
-        return self._fenced(self._sql.delivered, delivery, now=now)
+        return self._fenced(
+            self._sql.delivered, delivery, attempt=(State.DELIVERED, now, ""), now=now
+        )
 
     def mark_waiting(
         self, delivery: Delivery, *, now: float, next_attempt_at: float, error: str
     ) -> bool:
         """Record a retryable failure and when to try again; False if the lease was lost."""
-        del now  # the row keeps no time for a failure but the next attempt's
         return self._fenced(
-            self._sql.waiting, delivery, next_attempt_at=next_attempt_at, error=error
+            self._sql.waiting,
+            delivery,
+            attempt=(State.WAITING, now, error),
+            next_attempt_at=next_attempt_at,
+            error=error,
         )
 
     def mark_dead(self, delivery: Delivery, *, now: float, error: str) -> bool:
         """Record a permanent failure (dead-letter list); False if the lease was lost."""
-        return self._fenced(self._sql.dead, delivery, now=now, error=error)
+        return self._fenced(
+            self._sql.dead, delivery, attempt=(State.DEAD, now, error), now=now, error=error
+        )
 
     def release(self, delivery: Delivery, *, now: float) -> bool:
         """Give a leased delivery back without counting the attempt (graceful shutdown)."""
@@ -328,4 +348,6 @@ def _insert_parameters(item: NewDelivery, now: float) -> dict[str, Any]:
         "summary": item.summary,
         "repaired": item.repaired,
         "now": now,
+        "token_source": item.token_source.value,
+        "story_ids": story_ids_column(item.story_ids),
     }

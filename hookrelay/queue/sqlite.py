@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hookrelay.exceptions import StoreError
 from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, steps_to_apply
+from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore"]
@@ -31,6 +32,7 @@ class SqliteStore(SqlStore):
     """A ``QueueStore`` in one SQLite file (or ``:memory:``, for tests of a single process)."""
 
     _sql = _STATEMENTS
+    _ops = OperatorStatements.for_driver(pyformat=False)
 
     def __init__(self, path: str, *, create: bool = True, busy_timeout: float = 10.0) -> None:
         """Open (and, with ``create``, make) the queue at ``path`` and bring its schema up to date.

@@ -13,13 +13,40 @@ pending on a manual retry.
 
 from __future__ import annotations
 
+import builtins
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from hookrelay.core.lifecycle import State
 
-__all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State", "public_view"]
+__all__ = [
+    "Attempt",
+    "Delivery",
+    "DeliveryFilter",
+    "EnqueueResult",
+    "NewDelivery",
+    "Overview",
+    "QueueStore",
+    "Redirect",
+    "RetryOutcome",
+    "State",
+    "TargetHealth",
+    "TokenSource",
+    "public_view",
+]
+
+
+class TokenSource(enum.StrEnum):
+    """Where a delivery's token came from, which decides whether a retry may replace it."""
+
+    SETTINGS = "settings"
+    """The default or a route's token: a retry uses the one the settings hold now."""
+    COMMIT = "commit"
+    """Brought by the commit (``?token=``, the Tracker-compatible ingest): a retry keeps it."""
+    UNKNOWN = ""
+    """Queued before hookrelay recorded it: a retry keeps it, since nobody knows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +67,8 @@ class NewDelivery:
     branch: str = ""
     summary: str = ""
     repaired: str = ""  # what the ingest repaired in a body an old script broke ("" if nothing)
+    token_source: TokenSource = TokenSource.SETTINGS
+    story_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +94,8 @@ class Delivery:
     finished_at: float | None
     last_error: str
     repaired: str = ""
+    token_source: TokenSource = TokenSource.UNKNOWN
+    story_ids: tuple[int, ...] = ()
 
 
 def public_view(delivery: Delivery) -> dict[str, object]:
@@ -86,6 +117,8 @@ def public_view(delivery: Delivery) -> dict[str, object]:
         "finished_at": delivery.finished_at,
         "last_error": delivery.last_error,
         "repaired": delivery.repaired,
+        "token_source": delivery.token_source.value,
+        "story_ids": list(delivery.story_ids),
     }
 
 
@@ -95,6 +128,71 @@ class EnqueueResult:
 
     queued: int
     duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One post of a delivery to Tracker: its number, when it ended, and what Tracker answered."""
+
+    number: int
+    at: float
+    outcome: State
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """Which deliveries the dashboard lists; an empty field matches every delivery."""
+
+    state: State | None = None
+    repository: str = ""
+    story_id: int | None = None
+    commit_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TargetHealth:
+    """One repository's, or one Tracker target's, last delivery and failures."""
+
+    name: str
+    total: int
+    last_delivered_at: float | None
+    waiting: int
+    dead: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What the dashboard's first page shows, read in one go."""
+
+    counts: dict[State, int]
+    oldest_pending_at: float | None
+    delivered_per_minute: tuple[int, ...]
+    """Deliveries in each of the last 60 minutes, oldest minute first."""
+    dead_last_day: int
+    repositories: tuple[TargetHealth, ...]
+    targets: tuple[TargetHealth, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """Where a retried delivery goes now: today's target and token, its body for that target."""
+
+    target_url: str
+    token: str = field(repr=False)
+    token_fingerprint: str
+    dedupe_key: str
+    body: bytes
+
+
+class RetryOutcome(enum.StrEnum):
+    """What a retry did."""
+
+    RETRIED = "retried"
+    NOT_RETRYABLE = "not_retryable"
+    """No such delivery, or it is delivered (final) or leased (in flight)."""
+    ALREADY_QUEUED = "already_queued"
+    """Today's target and token already have this commit (queued or delivered)."""
 
 
 class QueueStore(Protocol):
@@ -161,6 +259,37 @@ class QueueStore(Protocol):
 
     def prune(self, *, finished_before: float) -> int:
         """Delete delivered and dead rows finished before the given time; return how many."""
+        ...
+
+    def retry_redirected(self, delivery_id: int, redirect: Redirect, *, now: float) -> RetryOutcome:
+        """Like ``retry``, sending the delivery to ``redirect``'s target with its token and body."""
+        ...
+
+    def discard(self, delivery_id: int) -> bool:
+        """Delete a dead delivery (and its attempts); False unless it exists and is dead."""
+        ...
+
+    def dead_ids(self, *, repository: str | None = None) -> builtins.list[int]:
+        """Ids of every dead delivery, or of one repository's (any case), oldest first."""
+        ...
+
+    def attempts(self, delivery_id: int) -> builtins.list[Attempt]:
+        """Every post of a delivery that ended in an answer, oldest first."""
+        ...
+
+    def find(
+        self, where: DeliveryFilter, *, limit: int = 50, before_id: int | None = None
+    ) -> builtins.list[Delivery]:
+        """Deliveries matching ``where``, newest first; page with ``before_id``."""
+        ...
+
+    def overview(self, *, now: float) -> Overview:
+        """Counts, the oldest pending commit, the last hour's rate and the health of each
+        repository and target."""
+        ...
+
+    def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` are queued now or were delivered (what ``enqueue`` would skip)."""
         ...
 
     def ping(self) -> None:

@@ -14,7 +14,7 @@ from hookrelay.relay import Routing
 from hookrelay.settings import Settings
 from hookrelay.web.context import RelayContext
 from hookrelay.web.errors import install_error_handlers
-from hookrelay.web.routes import deliveries, health, tracker, webhooks
+from hookrelay.web.routes import dashboard, deliveries, health, tracker, webhooks
 
 __all__ = ["create_app"]
 
@@ -51,4 +51,6 @@ def create_app(
     app.include_router(tracker.v5_router)
     app.include_router(health.router)
     app.include_router(deliveries.router)
+    app.include_router(dashboard.router)
+    dashboard.install(app)
     return app

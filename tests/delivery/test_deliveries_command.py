@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hookrelay.cli import EXIT_CONFIG, EXIT_FAILURE, EXIT_USAGE, main
+from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue import QueueStore, State, open_store
 from tests.delivery.conftest import TOKEN, queue_commit
 
@@ -133,7 +134,8 @@ def test_retry_dead_retries_the_whole_dead_list(
 ) -> None:
     """``retry --dead`` makes every dead delivery due and says how many."""
     code, out, _ = run(capsys, "deliveries", "retry", "--dead")
-    assert (code, out) == (0, "1 dead delivery is due again\n")
+    assert code == 0
+    assert out.splitlines()[-1] == "1 dead delivery is due again"
     assert queue.counts()[State.DEAD] == 0
 
 
@@ -214,3 +216,46 @@ def test_an_impossible_id_is_a_usage_error(
         run(capsys, "deliveries", *argv)
     assert exited.value.code == EXIT_USAGE
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_retry_uses_todays_token_and_says_so(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the token is fixed, ``retry ID`` posts with the new one (its fingerprint shown,
+    never the token); ``--repository`` goes with ``--dead`` only."""
+    monkeypatch.setenv("HOOKRELAY_TRACKER_URL", TARGET)
+    monkeypatch.setenv("HOOKRELAY_TRACKER_TOKEN", "the-fixed-token")
+    code, out, _ = run(capsys, "deliveries", "retry", "2")
+    assert code == 0
+    assert f"with today's token (fingerprint {token_fingerprint('the-fixed-token')})" in out
+    assert "the-fixed-token" not in out
+    retried = queue.get(2)
+    assert retried is not None
+    assert retried.token == "the-fixed-token"
+    code, _, err = run(capsys, "deliveries", "retry", "2", "--repository", "a/b")
+    assert code == EXIT_USAGE
+    assert "--repository goes with --dead" in err
+
+
+def test_retry_dead_of_one_repository(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``retry --dead --repository NAME`` leaves other repositories' dead letters alone."""
+    code, out, _ = run(capsys, "deliveries", "retry", "--dead", "--repository", "someone/else")
+    assert (code, out) == (0, "0 dead deliveries are due again\n")
+    assert queue.counts()[State.DEAD] == 1
+
+
+def test_show_lists_every_attempt_with_trackers_answer(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``show`` ends with one line an attempt: its time, outcome and Tracker's answer."""
+    code, out, _ = run(capsys, "deliveries", "show", "2")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        "attempt 1           2023-11-14 22:13:22Z dead: HTTP 422: Story 2 is not in this project"
+    )
+    code, out, _ = run(capsys, "deliveries", "show", "1", "--json")
+    assert json.loads(out)["attempt_log"] == [
+        {"number": 1, "at": 1_700_000_001.0, "outcome": "delivered", "answer": ""}
+    ]

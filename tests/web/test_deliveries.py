@@ -116,3 +116,29 @@ def test_bad_ids_and_filters_are_400_with_one_line(
     detail = answer.json()["detail"]
     assert isinstance(detail, str)
     assert "\n" not in detail
+
+
+def test_retries_say_which_token_and_target_they_use(admin_receiver: Receiver) -> None:
+    """A retry answers with the token's fingerprint and target it goes with (today's settings);
+    retry-dead retries one repository's dead letters, or all; a delivered one is a 409."""
+    dead_id = admin_receiver.store.dead_ids()[0]
+    retried = admin_receiver.client.post(f"/deliveries/{dead_id}/retry", headers=BEARER).json()
+    assert retried["retried_with"].startswith("with today's token (fingerprint ")
+    assert TOKEN not in retried["message"]
+    (leased,) = admin_receiver.store.lease(now=time.time() + 1, limit=1, lease_seconds=60)
+    admin_receiver.store.mark_dead(leased, now=time.time(), error="HTTP 404")
+    none = admin_receiver.client.post(
+        "/deliveries/retry-dead", params={"repository": "other/repo"}, headers=BEARER
+    )
+    assert none.json() == {"retried": 0, "deliveries": []}
+    mine = admin_receiver.client.post(
+        "/deliveries/retry-dead", params={"repository": "OCTO/cat"}, headers=BEARER
+    ).json()
+    assert mine["retried"] == 1
+    assert mine["deliveries"][0]["message"].startswith(f"delivery {leased.id} (commit ")
+    (leased,) = admin_receiver.store.lease(now=time.time() + 1, limit=1, lease_seconds=60)
+    admin_receiver.store.mark_delivered(leased, now=time.time())
+    again = admin_receiver.client.post(f"/deliveries/{leased.id}/retry", headers=BEARER)
+    assert again.status_code == 409
+    assert "would post the commit twice" in again.json()["detail"]
+    assert admin_receiver.client.post("/deliveries/retry-dead").status_code == 401

@@ -1,6 +1,9 @@
 """The delivery list behind ``HOOKRELAY_ADMIN_TOKEN``: see the queue, retry a commit.
 
-Tokens never leave the store through here: a delivery shows its token's fingerprint only.
+A retry posts the commit with today's settings (``hookrelay.redelivery``): the token and target
+its repository's route has now, unless the commit brought its own token; the answer's
+``retried_with`` says which. Tokens never leave the store through here: a delivery shows its
+token's fingerprint only.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.queue.store import Delivery, State, public_view
+from hookrelay.redelivery import RetryReport, retry_deliveries
 from hookrelay.web.deps import AdminDep, ContextDep, StoreDep
 
-__all__ = ["DeliveryOut", "router"]
+__all__ = ["DeliveryOut", "RetriedDelivery", "RetryOut", "router"]
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], dependencies=[AdminDep])
 
@@ -36,6 +40,8 @@ class DeliveryOut(BaseModel):
     finished_at: float | None
     last_error: str
     repaired: str = ""
+    token_source: str = ""
+    story_ids: list[int] = []
 
     @classmethod
     def of(cls, delivery: Delivery) -> DeliveryOut:
@@ -48,6 +54,39 @@ class DeliveryList(BaseModel):
 
     deliveries: list[DeliveryOut]
     counts: dict[str, int]
+
+
+class RetryOut(BaseModel):
+    """What a retry did to one delivery, and with which token and target."""
+
+    id: int
+    retried: bool
+    retried_with: str
+    message: str
+
+    @classmethod
+    def of(cls, report: RetryReport) -> RetryOut:
+        """The answer for one retried delivery."""
+        return cls(
+            id=report.delivery_id,
+            retried=report.retried,
+            retried_with=report.explanation,
+            message=report.line(),
+        )
+
+
+class RetriedDelivery(DeliveryOut):
+    """A delivery just retried: its public view, and with which token and target it goes."""
+
+    retried_with: str
+    message: str
+
+
+class RetryDeadOut(BaseModel):
+    """What ``retry-dead`` did: how many are due again, and each delivery's line."""
+
+    retried: int
+    deliveries: list[RetryOut]
 
 
 # Ids are SQLite/PostgreSQL 64-bit integers; a larger number names no delivery.
@@ -80,15 +119,31 @@ async def show_delivery(delivery_id: DeliveryId, store: StoreDep) -> DeliveryOut
     return DeliveryOut.of(delivery)
 
 
-@router.post("/{delivery_id}/retry")
-async def retry_delivery(delivery_id: DeliveryId, context: ContextDep) -> DeliveryOut:
-    """Make a dead or waiting delivery due now."""
+@router.post("/retry-dead")
+async def retry_dead(context: ContextDep, repository: str | None = None) -> RetryDeadOut:
+    """Make every dead delivery (or one repository's) due now, with today's settings."""
     store = context.store
-    if not await run_in_threadpool(store.retry, delivery_id, now=context.clock()):
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id} to retry (delivered is final)"
-        )
+    ids = await run_in_threadpool(store.dead_ids, repository=repository)
+    reports = await run_in_threadpool(
+        retry_deliveries, store, context.routing, ids, now=context.clock()
+    )
+    return RetryDeadOut(
+        retried=sum(r.retried for r in reports), deliveries=[RetryOut.of(r) for r in reports]
+    )
+
+
+@router.post("/{delivery_id}/retry")
+async def retry_delivery(delivery_id: DeliveryId, context: ContextDep) -> RetriedDelivery:
+    """Make a dead or waiting delivery due now, with today's token and target."""
+    store = context.store
+    (report,) = await run_in_threadpool(
+        retry_deliveries, store, context.routing, [delivery_id], now=context.clock()
+    )
     delivery = await run_in_threadpool(store.get, delivery_id)
     if delivery is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no delivery {delivery_id}")
-    return DeliveryOut.of(delivery)
+    if not report.retried:
+        raise HTTPException(status.HTTP_409_CONFLICT, report.line())
+    return RetriedDelivery.model_validate(
+        {**public_view(delivery), "retried_with": report.explanation, "message": report.line()}
+    )
