@@ -7,13 +7,11 @@ type) with a ready-to-paste ``curl``, then serves until interrupted.
 from __future__ import annotations
 
 import argparse
-import sqlite3
+import signal
+from types import FrameType
 from typing import Any
 
-from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
-from hookrelay.emulator.world import World
 from hookrelay.exceptions import ConfigError
-from hookrelay.listening import listen, url_host
 
 __all__ = ["DEFAULT_PORT", "register", "run"]
 
@@ -40,7 +38,7 @@ def register(commands: Any) -> None:
         help="port (default: %(default)s; 0 picks a free one)",
     )
     parser.add_argument(
-        "--token", default=DEMO_TOKEN, help="the API token to accept (default: the demo token)"
+        "--token", help="the API token to accept (default: the demo token, printed at start-up)"
     )
     parser.add_argument(
         "--data", metavar="FILE", help="keep projects and stories in this SQLite file"
@@ -50,11 +48,17 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Seed the demo project, print how to reach it, and serve until interrupted."""
+    import sqlite3
+
     import uvicorn
 
     from hookrelay.emulator.app import create_app
+    from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
+    from hookrelay.emulator.world import World
+    from hookrelay.listening import listen, url_host
 
-    if not args.token:
+    token = DEMO_TOKEN if args.token is None else args.token
+    if not token:
         raise ConfigError("--token must not be empty")
     try:
         world = World.open(args.data)
@@ -65,11 +69,21 @@ def run(args: argparse.Namespace) -> int:
         with listener:
             port = listener.getsockname()[1]
             base_url = f"http://{url_host(args.host)}:{port}"
-            print(banner(base_url, args.token, seed_demo(world)), flush=True)
+            print(banner(base_url, token, seed_demo(world)), flush=True)
             config = uvicorn.Config(
-                create_app(world, args.token), log_level="warning", lifespan="off", ws="none"
+                create_app(world, token), log_level="warning", lifespan="off", ws="none"
             )
-            uvicorn.Server(config).run(sockets=[listener])
+            # uvicorn stops gracefully on SIGTERM, then raises it again for the handler that was
+            # there before; this one makes that a clean exit 0 (``docker stop``).
+            previous = signal.signal(signal.SIGTERM, _stopped)
+            try:
+                uvicorn.Server(config).run(sockets=[listener])
+            finally:
+                signal.signal(signal.SIGTERM, previous)
     finally:
         world.close()
     return 0
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM after uvicorn has finished its requests: nothing left to do."""
