@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from hookrelay.exceptions import ConfigError
 
-__all__ = ["listen", "url_host"]
+__all__ = ["is_loopback", "listen", "url_host"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server listening on ``host`` is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def listen(host: str, port: int) -> socket.socket:

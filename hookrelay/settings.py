@@ -116,6 +116,15 @@ class Settings(BaseSettings):
     give_up_after: float = Field(72 * 3600.0, ge=0, description="seconds of retrying before dead")
     keep_finished_days: float = Field(30.0, gt=0, description="days delivered/dead rows are kept")
     routes: dict[str, RouteSettings] = Field(default_factory=dict)
+    emulator: bool = Field(
+        default=False,
+        description="serve the built-in Tracker emulator even beyond loopback (serve --emulator)",
+    )
+    emulator_data: str | None = Field(
+        None, description="the emulator's SQLite file (default: hookrelay-emulator.db by the queue)"
+    )
+    emulator_max_projects: int = Field(100, ge=1, description="most projects the emulator holds")
+    emulator_max_stories: int = Field(10_000, ge=1, description="most stories the emulator holds")
 
     @field_validator("branches", mode="before")
     @classmethod

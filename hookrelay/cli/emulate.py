@@ -43,7 +43,25 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--data", metavar="FILE", help="keep projects and stories in this SQLite file"
     )
+    parser.add_argument(
+        "--max-projects", type=_positive, metavar="N", help="hold at most N projects (100)"
+    )
+    parser.add_argument(
+        "--max-stories", type=_positive, metavar="N", help="hold at most N stories (10000)"
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        metavar="N",
+        help="refuse larger request bodies with 413 (default: the relay's, 26 MB)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,16 +70,20 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from hookrelay.emulator.app import create_app
+    from hookrelay.emulator.app import DEFAULT_MAX_BODY_BYTES, create_app
     from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
-    from hookrelay.emulator.world import World
+    from hookrelay.emulator.world import DEFAULT_MAX_PROJECTS, DEFAULT_MAX_STORIES, World
     from hookrelay.listening import listen, url_host
 
     token = DEMO_TOKEN if args.token is None else args.token
     if not token:
         raise ConfigError("--token must not be empty")
     try:
-        world = World.open(args.data)
+        world = World.open(
+            args.data,
+            max_projects=args.max_projects or DEFAULT_MAX_PROJECTS,
+            max_stories=args.max_stories or DEFAULT_MAX_STORIES,
+        )
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot open --data {args.data}: {exc}") from exc
     try:
@@ -71,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
             base_url = f"http://{url_host(args.host)}:{port}"
             print(banner(base_url, token, seed_demo(world)), flush=True)
             config = uvicorn.Config(
-                create_app(world, token), log_level="warning", lifespan="off", ws="none"
+                create_app(
+                    world, token, max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES
+                ),
+                log_level="warning",
+                lifespan="off",
+                ws="none",
             )
             # uvicorn stops gracefully on SIGTERM, then raises it again for the handler that was
             # there before; this one makes that a clean exit 0 (``docker stop``).
