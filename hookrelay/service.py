@@ -287,17 +287,18 @@ def serve(settings: Settings) -> int:
                 failed.set()
                 server.should_exit = True
 
-        _announce(settings, emulator)
-        log.info(
-            "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
-            host,
-            port,
-            _describe_database(settings.database_url),
-            settings.tracker_url,
-            extra={"event": "started", "port": port},
-        )
         workers = threading.Thread(target=deliver, name="hookrelay-workers")
         with _stop_on_signals(stop):
+            # Said once SIGTERM is handled, so whoever reads the lines may stop serve at once.
+            _announce(settings, emulator)
+            log.info(
+                "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
+                host,
+                port,
+                _describe_database(settings.database_url),
+                settings.tracker_url,
+                extra={"event": "started", "port": port},
+            )
             workers.start()
             try:
                 server.run(sockets=[sock])
@@ -319,11 +320,12 @@ def work(settings: Settings) -> int:
         resources.callback(store.close)
         http = resources.enter_context(delivery_http_client(settings))
         stop = threading.Event()
-        log.info(
-            "hookrelay worker delivering from %s",
-            _describe_database(settings.database_url),
-            extra={"event": "started"},
-        )
         with _stop_on_signals(stop):
+            # Said once SIGTERM is handled, so whoever reads the line may stop the worker at once.
+            log.info(
+                "hookrelay worker delivering from %s",
+                _describe_database(settings.database_url),
+                extra={"event": "started"},
+            )
             delivery_worker(settings, store, http, RelayMetrics()).run(stop)
     return 0

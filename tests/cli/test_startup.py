@@ -119,11 +119,7 @@ def no_git_env(tmp_path: Path) -> dict[str, str]:
     """An environment as the image has it: a PATH with no git on it, no hookrelay settings."""
     empty = tmp_path / "bin"
     empty.mkdir()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HOOKRELAY_", "GIT_PYTHON_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOOKRELAY_", "GIT_PYTHON_"))}
     env.update(
         PATH=str(empty),
         HOME=str(tmp_path),
