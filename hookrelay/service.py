@@ -171,6 +171,7 @@ def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
             path,
             max_projects=settings.emulator_max_projects,
             max_stories=settings.emulator_max_stories,
+            max_comments=settings.emulator_max_comments,
         )
     except sqlite3.Error as exc:
         raise ConfigError(

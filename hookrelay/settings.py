@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     )
     emulator_max_projects: int = Field(100, ge=1, description="most projects the emulator holds")
     emulator_max_stories: int = Field(10_000, ge=1, description="most stories the emulator holds")
+    emulator_max_comments: int = Field(
+        100_000, ge=1, description="most comments the emulator holds"
+    )
 
     @field_validator("branches", mode="before")
     @classmethod

@@ -50,6 +50,9 @@ def register(commands: Any) -> None:
         "--max-stories", type=_positive, metavar="N", help="hold at most N stories (10000)"
     )
     parser.add_argument(
+        "--max-comments", type=_positive, metavar="N", help="hold at most N comments (100000)"
+    )
+    parser.add_argument(
         "--max-body-bytes",
         type=_positive,
         metavar="N",
@@ -72,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
     from hookrelay.emulator.app import DEFAULT_MAX_BODY_BYTES, create_app
     from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
-    from hookrelay.emulator.world import DEFAULT_MAX_PROJECTS, DEFAULT_MAX_STORIES, World
+    from hookrelay.emulator.world import (
+        DEFAULT_MAX_COMMENTS,
+        DEFAULT_MAX_PROJECTS,
+        DEFAULT_MAX_STORIES,
+        World,
+    )
     from hookrelay.listening import listen, url_host
 
     token = DEMO_TOKEN if args.token is None else args.token
@@ -83,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             args.data,
             max_projects=args.max_projects or DEFAULT_MAX_PROJECTS,
             max_stories=args.max_stories or DEFAULT_MAX_STORIES,
+            max_comments=args.max_comments or DEFAULT_MAX_COMMENTS,
         )
     except sqlite3.Error as exc:
         raise ConfigError(f"cannot open --data {args.data}: {exc}") from exc

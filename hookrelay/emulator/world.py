@@ -2,9 +2,9 @@
 
 One SQLite connection behind one lock: the emulator is a demo and test partner, not a
 production store, and a single writer keeps "same commit twice adds no second comment" simple.
-It holds at most ``max_projects`` projects and ``max_stories`` stories (``EmulatorFull`` past
-them), so a caller with the demo token cannot fill the disk. A world kept in a file is created
-readable by its owner only, as the queue is.
+It holds at most ``max_projects`` projects, ``max_stories`` stories and ``max_comments`` comments
+(``EmulatorFull`` past them), so a caller with the demo token cannot fill the disk. A world kept
+in a file is created readable by its owner only, as the queue is.
 Every call is one short transaction, so the web routes (async or not) call it directly.
 IDs start where Tracker's were in its last years (seven-digit projects, nine-digit stories), so
 a client that assumed small numbers would show it.
@@ -27,6 +27,7 @@ from hookrelay.exceptions import EmulatorFull
 from hookrelay.queue.sqlite import create_private
 
 __all__ = [
+    "DEFAULT_MAX_COMMENTS",
     "DEFAULT_MAX_PROJECTS",
     "DEFAULT_MAX_STORIES",
     "Comment",
@@ -38,6 +39,7 @@ __all__ = [
 
 DEFAULT_MAX_PROJECTS: Final = 100
 DEFAULT_MAX_STORIES: Final = 10_000
+DEFAULT_MAX_COMMENTS: Final = 100_000
 
 FIRST_PROJECT_ID: Final = 2_600_000
 FIRST_STORY_ID: Final = 187_000_000
@@ -141,12 +143,14 @@ class World:
         clock: Callable[[], datetime] = _utc_now,
         max_projects: int = DEFAULT_MAX_PROJECTS,
         max_stories: int = DEFAULT_MAX_STORIES,
+        max_comments: int = DEFAULT_MAX_COMMENTS,
     ) -> None:
         self._db = connection
         self._lock = threading.Lock()
         self._clock = clock
         self.max_projects = max_projects
         self.max_stories = max_stories
+        self.max_comments = max_comments
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
 
@@ -158,6 +162,7 @@ class World:
         clock: Callable[[], datetime] = _utc_now,
         max_projects: int = DEFAULT_MAX_PROJECTS,
         max_stories: int = DEFAULT_MAX_STORIES,
+        max_comments: int = DEFAULT_MAX_COMMENTS,
     ) -> World:
         """A world in memory, or kept in the SQLite file at ``path`` (created 0600 when missing)."""
         if path is not None:
@@ -168,7 +173,13 @@ class World:
         )
         if path is not None:
             connection.execute("PRAGMA journal_mode=WAL")
-        return cls(connection, clock=clock, max_projects=max_projects, max_stories=max_stories)
+        return cls(
+            connection,
+            clock=clock,
+            max_projects=max_projects,
+            max_stories=max_stories,
+            max_comments=max_comments,
+        )
 
     def close(self) -> None:
         """Close the underlying database."""
@@ -297,7 +308,8 @@ class World:
 
         Stories that do not exist are ignored, as Tracker ignored them. A story that already has
         a comment for this ``commit_id`` is left alone, so a redelivered commit changes nothing.
-        Returns the comments this call added.
+        Returns the comments this call added; ``EmulatorFull`` (nothing changed) when the world
+        holds ``max_comments`` already.
         """
         text = commit_comment_text(commit)
         added: list[Comment] = []
@@ -310,6 +322,7 @@ class World:
                 ).fetchone()
                 if row is None:
                     continue
+                self._check_room("comments", self.max_comments, "--max-comments")
                 now = self._now()
                 comment = Comment(
                     id=self._next_id("comments", FIRST_COMMENT_ID),

@@ -13,6 +13,7 @@ import pytest
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.emulator.demo import seed_demo
 from hookrelay.emulator.world import (
+    DEFAULT_MAX_COMMENTS,
     DEFAULT_MAX_PROJECTS,
     DEFAULT_MAX_STORIES,
     World,
@@ -150,10 +151,11 @@ def test_a_full_world_refuses_more_projects_and_stories() -> None:
 def test_the_default_limits_are_the_settings_defaults() -> None:
     """`hookrelay emulate` and `serve`'s emulator hold the same number of projects and stories."""
     defaults = Settings.model_construct()
-    assert (defaults.emulator_max_projects, defaults.emulator_max_stories) == (
-        DEFAULT_MAX_PROJECTS,
-        DEFAULT_MAX_STORIES,
-    )
+    assert (
+        defaults.emulator_max_projects,
+        defaults.emulator_max_stories,
+        defaults.emulator_max_comments,
+    ) == (DEFAULT_MAX_PROJECTS, DEFAULT_MAX_STORIES, DEFAULT_MAX_COMMENTS)
 
 
 def test_a_world_in_a_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -167,3 +169,20 @@ def test_a_world_in_a_file_is_readable_by_its_owner_only(tmp_path: Path) -> None
     finally:
         os.umask(previous)
     assert modes == {"tracker.db": 0o600, "tracker.db-wal": 0o600, "tracker.db-shm": 0o600}
+
+
+def test_a_full_world_takes_no_more_comments() -> None:
+    """Past max_comments, a commit raises EmulatorFull and leaves its stories as they were."""
+    world = World.open(max_comments=1)
+    try:
+        project = world.create_project("one")
+        story = world.create_story(project.id, "a")
+        world.record_commit(commit(f"[#{story.id}] first", "c1"), commit_type="source_commit")
+        with pytest.raises(EmulatorFull, match="at most 1 comments"):
+            world.record_commit(
+                commit(f"[Finishes #{story.id}] second", "c2"), commit_type="source_commit"
+            )
+        assert [c.commit_identifier for c in world.comments(story.id)] == ["c1"]
+        assert world.story(project.id, story.id).current_state == "started"  # type: ignore[union-attr]
+    finally:
+        world.close()
