@@ -10,7 +10,8 @@ Each error says whose fault it is, so the edge that catches it knows what to ans
     │   ├── TokenRefused            the Tracker target refuses the caller's token  (401)
     │   ├── TooMuchPending          an unconfirmed token's share of the queue is full (429)
     │   ├── UnsupportedMediaType    a Content-Type we do not read                  (415)
-    │   └── BodyTooLarge            over the configured body limit                 (413)
+    │   ├── BodyTooLarge            over the configured body limit                 (413)
+    │   └── EmulatorFull            the Tracker emulator holds all it may          (403)
     ├── ConfigError                 a setting is missing or wrong; start-up stops  (500)
     ├── DeliveryError               Tracker did not take a source_commit
     │   ├── TrackerRefused          refused for good (400/401/403/404/422, redirects): dead-letter
@@ -85,6 +86,12 @@ class BodyTooLarge(InputError):
     """A body is larger than the configured limit."""
 
     status_hint = 413
+
+
+class EmulatorFull(InputError):
+    """The Tracker emulator already holds as many projects or stories as it may."""
+
+    status_hint = 403
 
 
 class ConfigError(HookrelayError):

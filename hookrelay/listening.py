@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
 from hookrelay.exceptions import ConfigError
 
-__all__ = ["listen", "url_host"]
+__all__ = ["is_loopback", "listen", "url_host"]
+
+_BACKLOG = 2048  # uvicorn's default; it calls listen() again with its own when it starts
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server listening on ``host`` is reachable from this machine only."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -18,6 +31,9 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now, not when uvicorn starts: the start-up lines print this address, and a
+        # client that reads them and connects at once must be queued, not refused.
+        sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

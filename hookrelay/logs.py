@@ -1,9 +1,10 @@
 """Logging for ``serve`` and ``worker``: one line per event, as text or JSON, with secrets removed.
 
 Every record passes ``RedactSecrets`` on its way out, whoever logged it (hookrelay, uvicorn's
-access log, a library): the configured tokens and secrets are replaced wherever they appear,
-and so are values that *look* like credentials (``?token=`` in a request line, an
-``X-TrackerToken`` or ``Authorization`` header), because callers bring tokens of their own.
+access log, a library), before either format writes it: the configured tokens and secrets are
+replaced wherever they appear (message, traceback, stack, extra fields however nested), and so
+are values that *look* like credentials (a ``?token=`` value whole, an ``X-TrackerToken`` or
+``Authorization`` header), because callers bring tokens of their own.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ __all__ = ["REDACTED", "JsonFormatter", "RedactSecrets", "TextFormatter", "confi
 REDACTED = "[redacted]"
 
 # Tracker's hook URLs carry the token in the query (…/github_commits?token=…). The name is
-# compared percent-decoded, since the server decodes ``%74oken=`` to ``token=`` too.
-_QUERY_PARAMETER = re.compile(r"([?&;])([^=&;?\s\"']+)=([^&;\s\"']+)")
+# compared percent-decoded, since the server decodes ``%74oken=`` to ``token=`` too. The value is
+# redacted whole, up to the next ``&`` (the only separator the server splits a query on) or
+# whitespace: ``?token=abc;LEAK`` hands the server the token ``abc;LEAK``, and none of it may be
+# written. Names are found after ``;`` too, so ``?x=1;token=…`` is caught however it is read.
+_PARAMETER_NAME = re.compile(r"([?&;])([^=&;?\s\"']+)=")
+_TOKEN_VALUE_END = re.compile(r"[&\s]|$")
 _TOKEN_PARAMETERS = frozenset({"token", "api_token"})
 _CREDENTIAL_PATTERNS = (
-    re.compile(r"(?i)(x-trackertoken[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"),
-    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)[^\s\"',;}]+"),
+    re.compile(r"(?i)(x-trackertoken[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"),
+    re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token)?\s*)[^\s\"',}]+"),
 )
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is an event field.
@@ -40,11 +45,22 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
-def _redact_token_parameter(match: re.Match[str]) -> str:
-    separator, name, _ = match.groups()
-    if unquote_plus(name).strip().lower() in _TOKEN_PARAMETERS:
-        return f"{separator}{name}={REDACTED}"
-    return match.group(0)
+def _redact_token_parameters(text: str) -> str:
+    """``text`` with the value of every ``token=`` (or ``api_token=``) query parameter replaced."""
+    kept: list[str] = []
+    position = 0
+    while match := _PARAMETER_NAME.search(text, position):
+        kept.append(text[position : match.end()])
+        position = match.end()
+        if unquote_plus(match.group(2)).strip().lower() not in _TOKEN_PARAMETERS:
+            continue
+        end = _TOKEN_VALUE_END.search(text, position)
+        value_end = len(text) if end is None else end.start()
+        if value_end > position:
+            kept.append(REDACTED)
+        position = value_end
+    kept.append(text[position:])
+    return "".join(kept)
 
 
 class RedactSecrets(logging.Filter):
@@ -61,7 +77,19 @@ class RedactSecrets(logging.Filter):
             text = text.replace(secret, REDACTED)
         for pattern in _CREDENTIAL_PATTERNS:
             text = pattern.sub(rf"\1{REDACTED}", text)
-        return _QUERY_PARAMETER.sub(_redact_token_parameter, text)
+        return _redact_token_parameters(text)
+
+    def _redact_value(self, value: Any) -> Any:
+        """A field's value with its strings redacted, however deep (JSON writes them all)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self._redact_value(k): self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._redact_value(item) for item in value]
+        if isinstance(value, int | float | bool) or value is None:
+            return value
+        return self.redact(str(value))
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place (message, traceback, extra fields); never drop it."""
@@ -73,9 +101,11 @@ class RedactSecrets(logging.Filter):
             record.exc_text = self.redact(record.exc_text)
         # The traceback now lives, redacted, in exc_text; formatters must not render it again.
         record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.redact(value))
+            if key not in _STANDARD:
+                setattr(record, key, self._redact_value(value))
         return True
 
 

@@ -4,18 +4,23 @@ Settings, logging, the store and the HTTP client are built here, at the entry po
 to the app factory and the workers. Both stop gracefully on SIGTERM or SIGINT: the receiver
 stops accepting connections and finishes its requests, the workers lease nothing more, finish
 the posts in flight and release what they had not started (``hookrelay.delivery.worker``).
-With no Tracker configured, ``serve`` mounts the Tracker emulator at ``/emulator`` and delivers
-to it, so a first run shows a commit move a story.
+With no Tracker configured, ``serve`` on a loopback address (or asked with ``--emulator``) mounts
+the Tracker emulator at ``/emulator`` and delivers to it, so a first run shows a commit move a
+story; the emulator keeps its stories in ``hookrelay-emulator.db`` beside the queue, so the demo
+works again after a restart. On any other address, no Tracker is a configuration error: the
+emulator's token is printed for all to read, so it must not face the internet by default.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,10 +36,11 @@ from hookrelay.emulator.app import create_app as create_emulator_app
 from hookrelay.emulator.demo import DEMO_TOKEN, banner, seed_demo
 from hookrelay.emulator.world import World
 from hookrelay.exceptions import ConfigError
-from hookrelay.listening import listen, url_host
+from hookrelay.listening import is_loopback, listen, url_host
 from hookrelay.logs import configure_logging
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import QueueStore, open_store
+from hookrelay.queue.database_url import check_database_url, sqlite_path
 from hookrelay.settings import Settings, load_settings
 from hookrelay.tracker.client import make_http_client
 from hookrelay.web import create_app
@@ -52,7 +58,7 @@ def settings_from(args: Any) -> Settings:
     settings = load_settings(getattr(args, "config", None))
     overrides = {
         name: value
-        for name in ("host", "port", "log_format")
+        for name in ("host", "port", "log_format", "emulator")
         if (value := getattr(args, name, None)) is not None
     }
     if overrides:
@@ -80,6 +86,12 @@ def _announce(settings: Settings, emulator: BuiltInEmulator | None) -> None:
             "no Tracker is configured (HOOKRELAY_TRACKER_URL): delivering to the built-in "
             "Tracker emulator; set HOOKRELAY_TRACKER_URL to deliver to a real server"
         )
+        if not is_loopback(settings.host):
+            log.warning(
+                "the built-in Tracker emulator is served on %s (--emulator): anyone who can "
+                "reach this port can use it with the token below",
+                settings.host,
+            )
         for line in emulator.banner.splitlines():
             log.info("%s", line)
         return
@@ -110,13 +122,61 @@ class BuiltInEmulator:
     banner: str
 
 
+def mounts_emulator(settings: Settings) -> bool:
+    """Whether ``serve`` runs the built-in emulator: no Tracker configured, and listening on
+    loopback or asked to (``--emulator``). ``ConfigError`` when it cannot decide for the user."""
+    configured = "tracker_url" in settings.model_fields_set
+    if configured:
+        if settings.emulator:
+            raise ConfigError(
+                "--emulator (HOOKRELAY_EMULATOR) delivers to the built-in Tracker emulator, but "
+                "HOOKRELAY_TRACKER_URL is set too: choose one"
+            )
+        return False
+    if settings.emulator or is_loopback(settings.host):
+        return True
+    raise ConfigError(
+        f"no Tracker is configured and serve listens on {settings.host}, beyond loopback: set "
+        "HOOKRELAY_TRACKER_URL (or pass --emulator to serve the demo Tracker emulator there)"
+    )
+
+
+EMULATOR_FILE = "hookrelay-emulator.db"
+
+
+def emulator_data_path(settings: Settings) -> str | None:
+    """Where the built-in emulator keeps its world: ``HOOKRELAY_EMULATOR_DATA``, else
+    ``hookrelay-emulator.db`` in the SQLite queue's folder (the working folder for PostgreSQL);
+    None (in memory) beside an in-memory queue."""
+    if settings.emulator_data:
+        return settings.emulator_data
+    if check_database_url(settings.database_url) != "sqlite":
+        return EMULATOR_FILE
+    queue_file = sqlite_path(settings.database_url.strip())
+    if queue_file == ":memory:":
+        return None
+    return str(Path(queue_file).parent / EMULATOR_FILE)
+
+
 def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
     """A demo Tracker inside the relay, and the settings that deliver to it.
 
     A newcomer's first run then shows a commit move a story, with nothing else to start; the
-    emulator accepts the configured token, or the demo token when none is set.
+    emulator accepts the configured token, or the demo token when none is set. Its world is
+    kept in a file, so after a restart the queue and the stories still agree.
     """
-    world = World.open()
+    path = emulator_data_path(settings)
+    try:
+        world = World.open(
+            path,
+            max_projects=settings.emulator_max_projects,
+            max_stories=settings.emulator_max_stories,
+            max_comments=settings.emulator_max_comments,
+        )
+    except sqlite3.Error as exc:
+        raise ConfigError(
+            f"cannot open the emulator's file {path} (HOOKRELAY_EMULATOR_DATA): {exc}"
+        ) from exc
     demo = seed_demo(world)
     token = settings.tracker_token.get_secret_value() if settings.tracker_token else DEMO_TOKEN
     base_url = relay_url + EMULATOR_PATH
@@ -125,7 +185,7 @@ def _built_in_emulator(relay_url: str, settings: Settings) -> BuiltInEmulator:
     )
     return BuiltInEmulator(
         world,
-        create_emulator_app(world, token),
+        create_emulator_app(world, token, max_body_bytes=settings.max_body_bytes),
         delivering,
         banner(base_url, token, demo, with_curl=False),
     )
@@ -191,6 +251,7 @@ def serve(settings: Settings) -> int:
     configure_logging(
         settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
+    with_emulator = mounts_emulator(settings)
     with ExitStack() as resources:
         sock = resources.enter_context(listen(settings.host, settings.port))
         store = open_store(settings.database_url)
@@ -200,7 +261,7 @@ def serve(settings: Settings) -> int:
         stop = threading.Event()
         host, port = sock.getsockname()[:2]
         emulator = None
-        if "tracker_url" not in settings.model_fields_set:
+        if with_emulator:
             emulator = _built_in_emulator(f"http://{url_host(host)}:{port}", settings)
             resources.callback(emulator.world.close)
             settings = emulator.settings
@@ -227,17 +288,18 @@ def serve(settings: Settings) -> int:
                 failed.set()
                 server.should_exit = True
 
-        _announce(settings, emulator)
-        log.info(
-            "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
-            host,
-            port,
-            _describe_database(settings.database_url),
-            settings.tracker_url,
-            extra={"event": "started", "port": port},
-        )
         workers = threading.Thread(target=deliver, name="hookrelay-workers")
         with _stop_on_signals(stop):
+            # Said once SIGTERM is handled, so whoever reads the lines may stop serve at once.
+            _announce(settings, emulator)
+            log.info(
+                "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
+                host,
+                port,
+                _describe_database(settings.database_url),
+                settings.tracker_url,
+                extra={"event": "started", "port": port},
+            )
             workers.start()
             try:
                 server.run(sockets=[sock])
@@ -259,11 +321,12 @@ def work(settings: Settings) -> int:
         resources.callback(store.close)
         http = resources.enter_context(delivery_http_client(settings))
         stop = threading.Event()
-        log.info(
-            "hookrelay worker delivering from %s",
-            _describe_database(settings.database_url),
-            extra={"event": "started"},
-        )
         with _stop_on_signals(stop):
+            # Said once SIGTERM is handled, so whoever reads the line may stop the worker at once.
+            log.info(
+                "hookrelay worker delivering from %s",
+                _describe_database(settings.database_url),
+                extra={"event": "started"},
+            )
             delivery_worker(settings, store, http, RelayMetrics()).run(stop)
     return 0

@@ -131,6 +131,18 @@ class Settings(BaseSettings):
     ingest_token_cache_seconds: float = Field(
         300.0, ge=0, description="how long the target's word on a token is remembered"
     )
+    emulator: bool = Field(
+        default=False,
+        description="serve the built-in Tracker emulator even beyond loopback (serve --emulator)",
+    )
+    emulator_data: str | None = Field(
+        None, description="the emulator's SQLite file (default: hookrelay-emulator.db by the queue)"
+    )
+    emulator_max_projects: int = Field(100, ge=1, description="most projects the emulator holds")
+    emulator_max_stories: int = Field(10_000, ge=1, description="most stories the emulator holds")
+    emulator_max_comments: int = Field(
+        100_000, ge=1, description="most comments the emulator holds"
+    )
 
     @field_validator("branches", mode="before")
     @classmethod

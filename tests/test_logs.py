@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from hookrelay.logs import REDACTED, configure_logging
+from tests.e2e.process import hookrelay_serve
 
 
 def fail(exc: Exception) -> None:
@@ -41,6 +45,17 @@ def captured() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
         ("Authorization: Bearer %s", ("bearer-tok",), "bearer-tok"),
         ('POST /github?%%74oken=%s HTTP/1.1" 202', ("encoded-name-tok",), "encoded-name-tok"),
         ("url %s", ("http://x/y?API_TOKEN=upper-tok",), "upper-tok"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc;SEMICOLON-LEAK",), "SEMICOLON-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ('abc"QUOTE-LEAK',), "QUOTE-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc'APOSTROPHE-LEAK",), "APOSTROPHE-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc,COMMA-LEAK",), "COMMA-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc?QUESTION-LEAK",), "QUESTION-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc=EQUALS-LEAK",), "EQUALS-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc%3BENCODED-LEAK",), "ENCODED-LEAK"),
+        ('POST /github?token=%s HTTP/1.1" 202', ("abc#HASH-LEAK",), "HASH-LEAK"),
+        ('POST /github?x=1;token=%s HTTP/1.1" 202', ("AFTER-SEMICOLON",), "AFTER-SEMICOLON"),
+        ("url %s", ("http://x/y?+token=PLUS-NAME-LEAK",), "PLUS-NAME-LEAK"),
+        ("headers %s", ({"X-TrackerToken": "abc;HEADER-LEAK"},), "HEADER-LEAK"),
     ],
     ids=[
         "configured-token",
@@ -51,6 +66,17 @@ def captured() -> Iterator[tuple[io.StringIO, list[logging.Handler]]]:
         "bearer",
         "percent-encoded-name",
         "api-token-upper-case",
+        "query-semicolon",
+        "query-double-quote",
+        "query-apostrophe",
+        "query-comma",
+        "query-question-mark",
+        "query-equals",
+        "query-percent-encoded",
+        "query-hash",
+        "name-after-semicolon",
+        "name-with-plus",
+        "header-semicolon",
     ],
 )
 @pytest.mark.parametrize("log_format", ["text", "json"], ids=["text", "json"])
@@ -120,3 +146,50 @@ def test_json_format_has_the_event_fields(
     assert document["message"] == "queued 2"
     assert document["repository"] == "octo/cat"
     assert document["time"].endswith("+00:00")
+
+
+def test_other_query_parameters_are_kept(
+    captured: tuple[io.StringIO, list[logging.Handler]],
+) -> None:
+    """Only the token's value goes: the parameters around it stay readable."""
+    stream, _ = captured
+    configure_logging("text", stream=stream)
+    logging.getLogger("uvicorn.access").warning('"POST /x?a=1&token=t;k&b=2;c=3 HTTP/1.1" 202')
+    assert f'"POST /x?a=1&token={REDACTED}&b=2;c=3 HTTP/1.1" 202' in stream.getvalue()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"], ids=["text", "json"])
+def test_nested_fields_and_stacks_are_redacted(
+    captured: tuple[io.StringIO, list[logging.Handler]], log_format: str
+) -> None:
+    """Strings inside dict and list fields, and a logged stack, are redacted in either format."""
+    stream, _ = captured
+    configure_logging(log_format, secrets=["hunter2"], stream=stream)  # type: ignore[arg-type]
+    logging.getLogger("hookrelay").warning(
+        "event",
+        extra={"request": {"url": "/x?token=nested;LEAK", "tries": [1, "hunter2"]}},
+        stack_info=True,
+    )
+    output = stream.getvalue()
+    assert "LEAK" not in output
+    assert "hunter2" not in output
+    assert REDACTED in output
+
+
+def test_a_running_server_writes_no_part_of_a_query_token(tmp_path: Path) -> None:
+    """Against `serve` itself: a `?token=` holding `;`, quotes or `%` leaves no part of it in the
+    access log, and the request is still logged."""
+    env = {
+        "HOOKRELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}",
+        "HOOKRELAY_TRACKER_URL": "http://127.0.0.1:9/services/v5",
+    }
+    with hookrelay_serve(env) as serve:
+        for value in ("abc;LEAKONE", "abc%22LEAKTWO", "abc'LEAKTHREE"):
+            httpx.post(f"{serve.url}/services/v3/github_commits?token={value}", content=b"{}")
+        deadline = time.monotonic() + 10
+        while sum("github_commits" in line.get("message", "") for line in serve.lines) < 3:
+            assert time.monotonic() < deadline, serve.lines
+            time.sleep(0.05)
+    written = json.dumps(serve.lines)
+    assert "LEAK" not in written
+    assert f"github_commits?token={REDACTED}" in written

@@ -17,14 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from hookrelay.exceptions import InputError
-from hookrelay.hooks.installer import (
-    HookForm,
-    install_git,
-    install_svn,
-    uninstall_git,
-    uninstall_svn,
-)
-from hookrelay.hooks.run import run_chained, run_git_hook, run_svn_hook
 
 __all__ = ["register"]
 
@@ -164,6 +156,8 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
 
 def run_install(args: argparse.Namespace) -> int:
     """Install the hook and say where, in one line."""
+    from hookrelay.hooks.installer import HookForm, install_git, install_svn
+
     values = _settings(args)
     form = HookForm.STANDALONE if args.standalone else HookForm.PYTHON
     if args.kind == "git":
@@ -182,6 +176,8 @@ def run_install(args: argparse.Namespace) -> int:
 
 def run_uninstall(args: argparse.Namespace) -> int:
     """Remove the hook and say what was removed."""
+    from hookrelay.hooks.installer import uninstall_git, uninstall_svn
+
     removed = uninstall_git(args.repo) if args.kind == "git" else uninstall_svn(args.repo)
     if removed:
         print("hookrelay: removed " + ", ".join(str(path) for path in removed))
@@ -192,6 +188,8 @@ def run_uninstall(args: argparse.Namespace) -> int:
 
 def run_hook(args: argparse.Namespace) -> int:
     """Run the chained hook, then relay; exit with the chained hook's status, whatever happens."""
+    from hookrelay.hooks.run import run_chained, run_git_hook, run_svn_hook
+
     started = time.monotonic()
     stdin: bytes | None = None
     if args.job == "git-post-receive" and not args.resend:

@@ -25,6 +25,13 @@ def register(commands: Any) -> None:
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; HOOKRELAY_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080; HOOKRELAY_PORT)")
+    serve.add_argument(
+        "--emulator",
+        action="store_true",
+        default=None,
+        help="with no Tracker configured, serve the built-in Tracker emulator even on an address "
+        "beyond loopback, for a demo (HOOKRELAY_EMULATOR); on loopback it is served anyway",
+    )
     _common(serve)
     serve.set_defaults(handler=run_serve)
 

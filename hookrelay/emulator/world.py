@@ -2,6 +2,9 @@
 
 One SQLite connection behind one lock: the emulator is a demo and test partner, not a
 production store, and a single writer keeps "same commit twice adds no second comment" simple.
+It holds at most ``max_projects`` projects, ``max_stories`` stories and ``max_comments`` comments
+(``EmulatorFull`` past them), so a caller with the demo token cannot fill the disk. A world kept
+in a file is created readable by its owner only, as the queue is.
 Every call is one short transaction, so the web routes (async or not) call it directly.
 IDs start where Tracker's were in its last years (seven-digit projects, nine-digit stories), so
 a client that assumed small numbers would show it.
@@ -20,8 +23,23 @@ from typing import Final, cast
 from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.emulator.workflow import StoryState, StoryType, next_state
+from hookrelay.exceptions import EmulatorFull
+from hookrelay.queue.sqlite import create_private
 
-__all__ = ["Comment", "Project", "Story", "World", "commit_comment_text"]
+__all__ = [
+    "DEFAULT_MAX_COMMENTS",
+    "DEFAULT_MAX_PROJECTS",
+    "DEFAULT_MAX_STORIES",
+    "Comment",
+    "Project",
+    "Story",
+    "World",
+    "commit_comment_text",
+]
+
+DEFAULT_MAX_PROJECTS: Final = 100
+DEFAULT_MAX_STORIES: Final = 10_000
+DEFAULT_MAX_COMMENTS: Final = 100_000
 
 FIRST_PROJECT_ID: Final = 2_600_000
 FIRST_STORY_ID: Final = 187_000_000
@@ -119,26 +137,49 @@ class World:
     """Projects, stories and comments, and what a source commit does to them."""
 
     def __init__(
-        self, connection: sqlite3.Connection, *, clock: Callable[[], datetime] = _utc_now
+        self,
+        connection: sqlite3.Connection,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        max_projects: int = DEFAULT_MAX_PROJECTS,
+        max_stories: int = DEFAULT_MAX_STORIES,
+        max_comments: int = DEFAULT_MAX_COMMENTS,
     ) -> None:
         self._db = connection
         self._lock = threading.Lock()
         self._clock = clock
+        self.max_projects = max_projects
+        self.max_stories = max_stories
+        self.max_comments = max_comments
         with self._lock, self._db:
             self._db.executescript(_SCHEMA)
 
     @classmethod
     def open(
-        cls, path: str | Path | None = None, *, clock: Callable[[], datetime] = _utc_now
+        cls,
+        path: str | Path | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        max_projects: int = DEFAULT_MAX_PROJECTS,
+        max_stories: int = DEFAULT_MAX_STORIES,
+        max_comments: int = DEFAULT_MAX_COMMENTS,
     ) -> World:
-        """A world in memory, or kept in the SQLite file at ``path`` (created when missing)."""
+        """A world in memory, or kept in the SQLite file at ``path`` (created 0600 when missing)."""
+        if path is not None:
+            create_private(str(path))
         # Routes run in the server's thread pool; the lock above serialises every use.
         connection = sqlite3.connect(
             ":memory:" if path is None else str(path), check_same_thread=False
         )
         if path is not None:
             connection.execute("PRAGMA journal_mode=WAL")
-        return cls(connection, clock=clock)
+        return cls(
+            connection,
+            clock=clock,
+            max_projects=max_projects,
+            max_stories=max_stories,
+            max_comments=max_comments,
+        )
 
     def close(self) -> None:
         """Close the underlying database."""
@@ -152,11 +193,20 @@ class World:
         row = self._db.execute(f"SELECT MAX(id) FROM {table}").fetchone()  # noqa: S608 (fixed names)
         return first + 1 if row[0] is None else int(row[0]) + 1
 
+    def _check_room(self, table: str, limit: int, setting: str) -> None:
+        (count,) = self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+        if count >= limit:
+            raise EmulatorFull(
+                f"this Tracker emulator holds at most {limit} {table} ({setting}); "
+                "it is a demo, not a Tracker"
+            )
+
     # --- projects -------------------------------------------------------------------------
 
     def create_project(self, name: str) -> Project:
         """Add a project named ``name``."""
         with self._lock, self._db:
+            self._check_room("projects", self.max_projects, "--max-projects")
             project = Project(self._next_id("projects", FIRST_PROJECT_ID), name, self._now())
             self._db.execute(
                 "INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)",
@@ -191,6 +241,7 @@ class World:
     ) -> Story:
         """Add a story to an existing project."""
         with self._lock, self._db:
+            self._check_room("stories", self.max_stories, "--max-stories")
             now = self._now()
             story = Story(
                 id=self._next_id("stories", FIRST_STORY_ID),
@@ -257,7 +308,8 @@ class World:
 
         Stories that do not exist are ignored, as Tracker ignored them. A story that already has
         a comment for this ``commit_id`` is left alone, so a redelivered commit changes nothing.
-        Returns the comments this call added.
+        Returns the comments this call added; ``EmulatorFull`` (nothing changed) when the world
+        holds ``max_comments`` already.
         """
         text = commit_comment_text(commit)
         added: list[Comment] = []
@@ -270,6 +322,7 @@ class World:
                 ).fetchone()
                 if row is None:
                     continue
+                self._check_room("comments", self.max_comments, "--max-comments")
                 now = self._now()
                 comment = Comment(
                     id=self._next_id("comments", FIRST_COMMENT_ID),

@@ -16,7 +16,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from hookrelay.exceptions import ConfigError
-from hookrelay.queue.sqlite import SqliteStore
 from hookrelay.queue.store import QueueStore
 
 __all__ = ["DEFAULT_DATABASE_URL", "check_database_url", "open_store", "sqlite_path"]
@@ -63,6 +62,10 @@ def open_store(database_url: str, *, create: bool = True) -> QueueStore:
     """
     url = database_url.strip()
     if check_database_url(url) == "sqlite":
+        # Imported here, like PostgresStore below, so a command that only names a queue
+        # (``--help``, ``parse``) does not load a database driver.
+        from hookrelay.queue.sqlite import SqliteStore  # noqa: PLC0415
+
         return SqliteStore(sqlite_path(url), create=create)
     # Imported here so commands that never touch PostgreSQL (a git hook) do not load psycopg.
     from hookrelay.queue.postgres import PostgresStore  # noqa: PLC0415

@@ -7,11 +7,16 @@
 * One connection per store, behind a lock: SQLite writes one transaction at a time anyway,
   and the statements are short, so a pool would add threads without adding throughput.
 
+* The file, its WAL and its journal are readable by their owner only (0600): the queue holds
+  Tracker tokens. SQLite gives the WAL and journal the database file's mode, so creating the
+  file 0600 before SQLite opens it is enough (https://www.sqlite.org/tempfiles.html).
+
 The statements and the methods built on them are shared with PostgreSQL (``sql.py``).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -23,9 +28,26 @@ from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, steps_to_apply
 from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "create_private"]
 
 _STATEMENTS = Statements.for_driver(pyformat=False)
+_OWNER_ONLY = 0o600
+
+
+def create_private(path: str) -> None:
+    """Create the SQLite file at ``path`` readable and writable by its owner only, if missing.
+
+    An existing file keeps its mode (an operator may have shared it with a group on purpose).
+    """
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _OWNER_ONLY)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect reports the folder that is missing or not writable
+    os.close(descriptor)
 
 
 class SqliteStore(SqlStore):
@@ -43,6 +65,7 @@ class SqliteStore(SqlStore):
         self._lock = threading.Lock()
         try:
             if create or path == ":memory:":
+                create_private(path)
                 self._db = sqlite3.connect(
                     path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )

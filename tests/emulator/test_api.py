@@ -364,3 +364,58 @@ def test_v5_me_answers_the_tokens_owner_as_tracker_did(
     assert all(p["kind"] == "membership_summary" for p in document["projects"])
     refused = http.get(f"{tracker.v5_url}/me", headers={"X-TrackerToken": "wrong"})
     assert (refused.status_code, refused.text) == (401, "Access Denied.")
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[RunningEmulator]:
+    """An emulator that holds 2 projects, 2 stories and bodies of 1 KB."""
+    with running_emulator(token=TOKEN, max_projects=2, max_stories=2, max_body_bytes=1024) as e:
+        yield e
+
+
+def test_a_full_emulator_answers_403_in_trackers_format(small: RunningEmulator) -> None:
+    """Past its projects or stories, POST answers 403 with a v5 error naming the limit."""
+    project = small.create_project("one")
+    small.create_project("two")
+    refused = small.http.post(f"{small.v5_url}/projects", json={"name": "three"}, headers=HEADERS)
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "unauthorized_operation"
+    assert "at most 2 projects" in refused.json()["error"]
+    small.create_story(project, "a")
+    small.create_story(project, "b")
+    story = small.http.post(
+        f"{small.v5_url}/projects/{project}/stories", json={"name": "c"}, headers=HEADERS
+    )
+    assert (story.status_code, story.json()["code"]) == (403, "unauthorized_operation")
+
+
+@pytest.mark.parametrize(
+    ("path", "chunked"),
+    [
+        ("/services/v5/source_commits", False),
+        ("/services/v5/source_commits", True),
+        ("/services/v3/source_commits", False),
+        ("/services/v3/source_commits", True),
+    ],
+    ids=["v5-length", "v5-chunked", "v3-length", "v3-chunked"],
+)
+def test_a_body_over_the_limit_is_413(small: RunningEmulator, path: str, chunked: bool) -> None:
+    """A body over max_body_bytes is 413, refused by its length or as it streams past the limit."""
+    body = b"x" * 4096
+
+    def pieces() -> Iterator[bytes]:
+        yield from (body[i : i + 512] for i in range(0, len(body), 512))
+
+    answer = small.http.post(
+        f"{small.base_url}{path}", content=pieces() if chunked else body, headers=HEADERS
+    )
+    assert answer.status_code == 413
+    assert "1024-byte limit" in answer.text
+    assert small.http.post(
+        f"{small.base_url}{path}",
+        content=b"<source_commit></source_commit>" if "v3" in path else b"{}",
+        headers=HEADERS,
+    ).status_code in {400, 422}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +12,15 @@ import pytest
 
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.emulator.demo import seed_demo
-from hookrelay.emulator.world import World, commit_comment_text
+from hookrelay.emulator.world import (
+    DEFAULT_MAX_COMMENTS,
+    DEFAULT_MAX_PROJECTS,
+    DEFAULT_MAX_STORIES,
+    World,
+    commit_comment_text,
+)
+from hookrelay.exceptions import EmulatorFull
+from hookrelay.settings import Settings
 
 
 @pytest.fixture
@@ -119,3 +129,60 @@ def test_ids_beyond_64_bits_name_nothing(world: World) -> None:
     assert world.story(huge, feature.id) is None
     assert world.project(huge) is None
     assert world.comments(huge) == []
+
+
+def test_a_full_world_refuses_more_projects_and_stories() -> None:
+    """Past max_projects or max_stories, creating one raises EmulatorFull naming the limit."""
+    world = World.open(max_projects=2, max_stories=3)
+    try:
+        first = world.create_project("one")
+        world.create_project("two")
+        with pytest.raises(EmulatorFull, match="at most 2 projects"):
+            world.create_project("three")
+        for name in ("a", "b", "c"):
+            world.create_story(first.id, name)
+        with pytest.raises(EmulatorFull, match="at most 3 stories"):
+            world.create_story(first.id, "d")
+        assert (len(world.projects()), len(world.stories(first.id))) == (2, 3)
+    finally:
+        world.close()
+
+
+def test_the_default_limits_are_the_settings_defaults() -> None:
+    """`hookrelay emulate` and `serve`'s emulator hold the same number of projects and stories."""
+    defaults = Settings.model_construct()
+    assert (
+        defaults.emulator_max_projects,
+        defaults.emulator_max_stories,
+        defaults.emulator_max_comments,
+    ) == (DEFAULT_MAX_PROJECTS, DEFAULT_MAX_STORIES, DEFAULT_MAX_COMMENTS)
+
+
+def test_a_world_in_a_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """The world's file, its WAL and shared memory are created 0600 whatever the umask allows."""
+    previous = os.umask(0o022)
+    try:
+        world = World.open(tmp_path / "tracker.db")
+        world.create_project("private")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+        world.close()
+    finally:
+        os.umask(previous)
+    assert modes == {"tracker.db": 0o600, "tracker.db-wal": 0o600, "tracker.db-shm": 0o600}
+
+
+def test_a_full_world_takes_no_more_comments() -> None:
+    """Past max_comments, a commit raises EmulatorFull and leaves its stories as they were."""
+    world = World.open(max_comments=1)
+    try:
+        project = world.create_project("one")
+        story = world.create_story(project.id, "a")
+        world.record_commit(commit(f"[#{story.id}] first", "c1"), commit_type="source_commit")
+        with pytest.raises(EmulatorFull, match="at most 1 comments"):
+            world.record_commit(
+                commit(f"[Finishes #{story.id}] second", "c2"), commit_type="source_commit"
+            )
+        assert [c.commit_identifier for c in world.comments(story.id)] == ["c1"]
+        assert world.story(project.id, story.id).current_state == "started"  # type: ignore[union-attr]
+    finally:
+        world.close()

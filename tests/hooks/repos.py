@@ -34,6 +34,8 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Ada Lovelace",
     "GIT_COMMITTER_EMAIL": "ada@example.com",
     "LC_ALL": "C.UTF-8",
+    # Coverage's subprocess measurement (scripts/test), so the hooks git runs are measured too.
+    **{name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")},
 }
 
 

@@ -91,13 +91,16 @@ class RunningEmulator:
 def running_emulator(
     token: str = "emulator-test-token",  # noqa: S107 (a test token, guarding nothing)
     data_path: str | Path | None = None,
+    **limits: int,
 ) -> Iterator[RunningEmulator]:
     """Run the emulator on 127.0.0.1 (free port) accepting ``token``; stop it on exit.
 
     With ``data_path`` the emulator keeps its world in that SQLite file, so a second emulator
-    started on the same file sees the same projects, stories and comments.
+    started on the same file sees the same projects, stories and comments. ``limits`` are
+    ``max_projects``, ``max_stories`` (the world's) and ``max_body_bytes`` (the app's).
     """
-    world = World.open(data_path)
+    body_limit = {k: v for k, v in limits.items() if k == "max_body_bytes"}
+    world = World.open(data_path, **{k: v for k, v in limits.items() if k != "max_body_bytes"})
     # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
     # without it every answer waits ~40 ms on Nagle and delayed ACKs.
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -105,7 +108,7 @@ def running_emulator(
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     config = uvicorn.Config(
-        create_app(world, token),
+        create_app(world, token, **body_limit),
         log_level="warning",
         access_log=False,
         lifespan="off",
