@@ -112,15 +112,20 @@ def _story_id(digits: str) -> int | None:
 
 def parse_message(message: str) -> tuple[StoryRef, ...]:
     """Return the stories ``message`` names, in order of first appearance, each with its action."""
-    if "[" not in message:
+    if "#" not in message or "[" not in message:  # no ID token, or no group: nothing named
         return ()
     found = _SCAN.findall(message)
     if len(found) == 1:  # the commonest case by far: one group, read without a dict
         lone_id, word, worded_id, _ = found[0]
-        if lone_id:
-            return (_story_ref(int(lone_id), _START),)
-        if worded_id:
-            return (_story_ref(int(worded_id), _VERBS.get(word.lower(), _START)),)
+        if lone_id or worded_id:
+            ref: StoryRef = _new(StoryRef)
+            if lone_id:
+                _set_id(ref, int(lone_id))
+                _set_action(ref, _START)
+            else:
+                _set_id(ref, int(worded_id))
+                _set_action(ref, _VERBS.get(word.lower(), _START))
+            return (ref,)
     actions: dict[int, Action] = {}
     for lone_id, word, worded_id, other in found:
         if lone_id:
