@@ -19,6 +19,7 @@ from hookrelay.core.source_commit import (
     render_v3_xml,
     render_v5_json,
     sanitize_text,
+    xml_escape,
 )
 from tests.conftest import real_commit_messages
 
@@ -224,3 +225,9 @@ def test_direct_construction_sanitises_too() -> None:
         "u\ufffd",
     )
     assert read_xml(render_v3_xml(commit))["message"] == "a\ufffdb\ufffd"
+
+
+@given(hostile_text)
+def test_xml_escape_is_the_plain_escaper(value: str | bytes) -> None:
+    """``xml_escape`` sanitises and escapes exactly as the plain translate table does."""
+    assert xml_escape(value) == plain_sanitize(value).translate(_PLAIN_ESCAPES)
