@@ -167,9 +167,10 @@ class StandIn:
 
     process: Process
     url: str
+    http: httpx.Client
 
     def _get(self, path: str) -> int:
-        return int(httpx.get(f"{self.url}{path}", timeout=10).text)
+        return int(self.http.get(f"{self.url}{path}").text)
 
     def count(self) -> int:
         """POSTs received since the last reset."""
@@ -199,7 +200,8 @@ def tracker_stand_in(folder: Path) -> Iterator[StandIn]:
             if process.popen.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the Tracker stand-in did not start:\n" + process.log_tail())
             time.sleep(0.05)
-        yield StandIn(process, url)
+        with httpx.Client(timeout=10) as http:
+            yield StandIn(process, url, http)
 
 
 def rss_bytes(pid: int) -> tuple[int, int]:
