@@ -38,10 +38,13 @@ def test_smoke_run_measures_every_benchmark_and_writes_the_json(tmp_path: Path) 
         benchmark = by_name[name]
         assert {"name", "ours", "baseline", "baseline_name", "ratio", "unit"} <= set(benchmark)
         assert benchmark["error"] == "", benchmark
-        assert benchmark["ours"] > 0, benchmark
+        assert math.isfinite(benchmark["ours"]), benchmark  # git-push's "seconds added" may be ~0
         assert benchmark["baseline"] > 0, benchmark
         assert math.isclose(
-            benchmark["ratio"], benchmark["ours"] / benchmark["baseline"], rel_tol=1e-3
+            benchmark["ratio"],
+            benchmark["ours"] / benchmark["baseline"],
+            rel_tol=1e-3,
+            abs_tol=1e-4,
         )
         assert name in done.stdout
     assert {"ingest", "parse_per_kb"} <= set(document["growth"])
