@@ -12,9 +12,9 @@ Whatever bytes a message or author name holds, the rendered body is well formed:
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_string
 
 __all__ = [
     "ApiVersion",
@@ -31,10 +31,6 @@ REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
 
 # XML 1.0 §2.2: Char ::= #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-_XML_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#13;"}
-)
 
 
 class ApiVersion(enum.Enum):
@@ -65,13 +61,22 @@ def sanitize_text(value: str | bytes) -> str:
 class SourceCommit:
     """One commit as Tracker's ``source_commits`` resource takes it.
 
-    The constructor sanitises every field, so a ``SourceCommit`` always renders to a valid body.
+    The constructor sanitises every field (``sanitize_text``), so a ``SourceCommit`` always
+    renders to a valid body and the renderers need not look at its text again.
     """
 
     commit_id: str
     message: str
     author: str
     url: str = ""
+
+    def __post_init__(self) -> None:
+        """Sanitise each field once, here, whoever builds the commit."""
+        for name in ("commit_id", "message", "author", "url"):
+            value = getattr(self, name)
+            clean = sanitize_text(value)
+            if clean is not value:
+                object.__setattr__(self, name, clean)
 
     @classmethod
     def of(
@@ -84,42 +89,60 @@ class SourceCommit:
     ) -> SourceCommit:
         """Build a commit from raw fields (text or bytes), sanitising each one."""
         return cls(
-            commit_id=sanitize_text(commit_id),
-            message=sanitize_text(message),
-            author=sanitize_text(author),
-            url=sanitize_text(url),
+            commit_id=decode_text(commit_id),
+            message=decode_text(message),
+            author=decode_text(author),
+            url=decode_text(url),
         )
+
+
+def _xml_text(value: str) -> str:
+    """Already sanitised ``value`` with ``& < > " '`` as entities and CR as ``&#13;`` (see the
+    module docstring).
+
+    A chain of ``str.replace`` is some twenty times faster than ``str.translate`` with a table;
+    ``&`` goes first so that no entity written here is escaped again.
+    """
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+        .replace("\r", "&#13;")
+    )
 
 
 def xml_escape(value: str | bytes) -> str:
     """``value`` sanitised and escaped for XML text or attribute values: the one XML escaper."""
-    return sanitize_text(value).translate(_XML_ESCAPES)
+    return _xml_text(sanitize_text(value))
 
 
 def render_v3_xml(commit: SourceCommit) -> bytes:
     """Render ``commit`` as the v3 ``<source_commit>`` XML document, UTF-8 encoded."""
-    fields = (
-        ("message", commit.message),
-        ("author", commit.author),
-        ("commit_id", commit.commit_id),
-        ("url", commit.url),
-    )
-    inner = "".join(f"<{name}>{xml_escape(value)}</{name}>" for name, value in fields)
-    document = f'<?xml version="1.0" encoding="UTF-8"?>\n<source_commit>{inner}</source_commit>'
-    return document.encode("utf-8")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<source_commit>'
+        f"<message>{_xml_text(commit.message)}</message>"
+        f"<author>{_xml_text(commit.author)}</author>"
+        f"<commit_id>{_xml_text(commit.commit_id)}</commit_id>"
+        f"<url>{_xml_text(commit.url)}</url>"
+        "</source_commit>"
+    ).encode()
 
 
 def render_v5_json(commit: SourceCommit) -> bytes:
-    """Render ``commit`` as the v5 ``{"source_commit": {…}}`` JSON document, UTF-8 encoded."""
-    document = {
-        "source_commit": {
-            "commit_id": sanitize_text(commit.commit_id),
-            "message": sanitize_text(commit.message),
-            "author": sanitize_text(commit.author),
-            "url": sanitize_text(commit.url),
-        }
-    }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Render ``commit`` as the v5 ``{"source_commit": {…}}`` JSON document, UTF-8 encoded.
+
+    Byte for byte what ``json.dumps(document, ensure_ascii=False, separators=(",", ":"))``
+    writes, without building an encoder per commit: each string goes through the same
+    ``json.encoder.encode_basestring``.
+    """
+    return (
+        f'{{"source_commit":{{"commit_id":{_json_string(commit.commit_id)},'
+        f'"message":{_json_string(commit.message)},'
+        f'"author":{_json_string(commit.author)},'
+        f'"url":{_json_string(commit.url)}}}}}'
+    ).encode()
 
 
 def render(commit: SourceCommit, version: ApiVersion) -> bytes:

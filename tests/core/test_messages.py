@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookrelay.core.messages import Action, StoryRef, parse_message
+from hookrelay.core.messages import Action, StoryRef, parse_message, parse_message_by_tokens
 from tests.conftest import real_commit_messages
 
 S, F, D = Action.START, Action.FINISH, Action.DELIVER
@@ -152,3 +152,58 @@ def test_every_id_is_inside_a_group(message: str) -> None:
         assert any(
             re.search(rf"(?:^|[\s,&])#+0*{story.id}#*(?=$|[\s,&])", group) for group in groups
         ), (story, groups)
+
+
+def test_fast_path_agrees_with_token_reading_on_every_real_message() -> None:
+    """On all 3,702 real messages the fast path gives exactly what reading every token gives."""
+    messages = [m["message"] for m in real_commit_messages()]
+    assert len(messages) == 3702
+    differing = [m for m in messages if parse_message(m) != parse_message_by_tokens(m)]
+    assert differing == []
+
+
+FAST_PATH_EDGES = [
+    ("lone id", "[#123]"),
+    ("word and id", "[Finishes #123]"),
+    ("mixed-case verb", "[FiNiShEd #4]"),
+    ("word that is no verb", "[Closes #4]"),
+    ("18 digits", "[#" + "9" * 18 + "]"),
+    ("19 digits", "[#" + "9" * 19 + "]"),
+    ("5000 digits", "[Fixes #" + "9" * 5000 + "]"),
+    ("two spaces", "[Fixes  #1]"),
+    ("tab", "[Fixes\t#1]"),
+    ("non-ASCII word", "[Fixés #1]"),
+    ("Kelvin sign in verb", "[\u212aFIXES #1] [fi\u212ces #2]"),
+    ("no hash groups around", "[WIP] [#1] [skip ci] [Fixes #1]"),
+    ("id then weaker group", "[Delivers #1] [#1] [fixes #1]"),
+    ("nested", "[[#1] [fixes #2]]"),
+    ("stray brackets", "[#1 [#2] ] [ #3]"),
+    ("empty and hash only", "[] [#] [##] [#1#]"),
+]
+
+
+@pytest.mark.parametrize(
+    "message", [e[1] for e in FAST_PATH_EDGES], ids=[e[0] for e in FAST_PATH_EDGES]
+)
+def test_fast_path_edges(message: str) -> None:
+    """Where the fast path's shapes end (digit caps, spacing, case, non-ASCII), it agrees with
+    reading every token."""
+    assert parse_message(message) == parse_message_by_tokens(message)
+
+
+fast_shapes = st.lists(
+    st.one_of(
+        st.sampled_from(["[#", "]", "[", " #", "#", " ", ",", "[Fixes #", "[DELIVERED #", "[wip]"]),
+        st.sampled_from(["finishes", "Fix", "deliver", "closes", "\u212a", "\u0131", "é"]),
+        st.integers(min_value=0, max_value=10**20).map(str),
+        st.text(max_size=3),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@given(st.one_of(st.text(), tracker_like, fast_shapes))
+def test_fast_path_agrees_with_token_reading(message: str) -> None:
+    """For any text, the fast path and reading every token name the same stories, in the same
+    order, with the same actions."""
+    assert parse_message(message) == parse_message_by_tokens(message)

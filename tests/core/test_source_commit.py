@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from hookrelay.core.source_commit import (
+    REPLACEMENT,
     ApiVersion,
     SourceCommit,
     render,
     render_v3_xml,
     render_v5_json,
     sanitize_text,
+    xml_escape,
 )
+from tests.conftest import real_commit_messages
 
 FIELDS = ("commit_id", "message", "author", "url")
 
@@ -136,3 +141,93 @@ def test_content_types() -> None:
     """Each version is sent with the Content-Type Tracker expects for it."""
     assert ApiVersion.V3.content_type == "application/xml"
     assert ApiVersion.V5.content_type == "application/json"
+
+
+# The renderers as first written, plainly: a translate table for XML, json.dumps for JSON, and
+# every field sanitised again at render time. The fast renderers must match them byte for byte.
+_PLAIN_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_PLAIN_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;", "\r": "&#13;"}
+)
+
+
+def plain_sanitize(value: str | bytes) -> str:
+    """Decode bytes with U+FFFD, then replace what XML 1.0 forbids with U+FFFD."""
+    text = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+    return _PLAIN_FORBIDDEN.sub(REPLACEMENT, text)
+
+
+def plain_v3(fields: dict[str, Any]) -> bytes:
+    """The v3 body as the first renderer wrote it."""
+    inner = "".join(
+        f"<{name}>{plain_sanitize(fields[name]).translate(_PLAIN_ESCAPES)}</{name}>"
+        for name in ("message", "author", "commit_id", "url")
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<source_commit>{inner}</source_commit>'.encode()
+    )
+
+
+def plain_v5(fields: dict[str, Any]) -> bytes:
+    """The v5 body as the first renderer wrote it."""
+    document = {"source_commit": {name: plain_sanitize(fields[name]) for name in FIELDS}}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_same_bytes_as_the_plain_renderers_on_every_real_message() -> None:
+    """On all 3,702 real commits, both renderers write exactly the bytes the plain ones write."""
+    records = real_commit_messages()
+    assert len(records) == 3702
+    differing = []
+    for record in records:
+        fields = {
+            "commit_id": record["sha"],
+            "message": record["message"],
+            "author": record["author"],
+            "url": f"https://github.com/{record['repo']}/commit/{record['sha']}",
+        }
+        commit = SourceCommit.of(**fields)
+        if render_v3_xml(commit) != plain_v3(fields) or render_v5_json(commit) != plain_v5(fields):
+            differing.append(record["sha"])
+    assert differing == []
+
+
+hostile_text = st.one_of(
+    st.text(),
+    st.binary(),
+    st.lists(
+        st.sampled_from(
+            ["&", "<", ">", '"', "'", "\r", "\n", "]]>", "\x00", "\ud800", "\ufffe", "é", "\\", "a"]
+        ),
+        max_size=20,
+    ).map("".join),
+)
+
+
+@given(hostile_text, hostile_text, hostile_text, hostile_text)
+def test_same_bytes_as_the_plain_renderers_on_any_text(
+    commit_id: str | bytes, message: str | bytes, author: str | bytes, url: str | bytes
+) -> None:
+    """For any text or bytes in any field, both renderers write exactly the plain ones' bytes."""
+    fields = {"commit_id": commit_id, "message": message, "author": author, "url": url}
+    commit = SourceCommit.of(**fields)
+    assert render_v3_xml(commit) == plain_v3(fields)
+    assert render_v5_json(commit) == plain_v5(fields)
+
+
+def test_direct_construction_sanitises_too() -> None:
+    """A commit built with the constructor, not ``of``, holds sanitised text and renders validly."""
+    commit = SourceCommit("id\x00", "a\ud800b\x1b", "Jo\uffff", "u\x08")
+    assert (commit.commit_id, commit.message, commit.author, commit.url) == (
+        "id\ufffd",
+        "a\ufffdb\ufffd",
+        "Jo\ufffd",
+        "u\ufffd",
+    )
+    assert read_xml(render_v3_xml(commit))["message"] == "a\ufffdb\ufffd"
+
+
+@given(hostile_text)
+def test_xml_escape_is_the_plain_escaper(value: str | bytes) -> None:
+    """``xml_escape`` sanitises and escapes exactly as the plain translate table does."""
+    assert xml_escape(value) == plain_sanitize(value).translate(_PLAIN_ESCAPES)
