@@ -1,7 +1,8 @@
-"""Forge webhooks as data: one validating constructor, ``WebhookEvent.from_http``.
+"""Forge webhooks as data: ``verify_webhook`` checks the signature, ``decode_webhook`` reads.
 
-It checks the signature on the raw body *before* decoding anything (as gidgethub's
-``sansio.Event.from_http`` does), then reads the body:
+The signature is checked on the raw body *before* anything is decoded (as gidgethub's
+``sansio.Event.from_http`` does), and the body is decoded once; ``parse_webhook`` does both for
+one secret. What is read:
 
 * GitHub ``push`` ("Webhook events and payloads": ``ref``, ``deleted``, ``commits[]`` with ``id``,
   ``message``, ``author{name,email}``, ``url``, ``timestamp``, ``distinct``), as JSON or as the
@@ -16,16 +17,25 @@ so the edge can answer 2xx without queueing anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from hookrelay.core.signatures import verify_gitlab_token, verify_signature
 from hookrelay.core.source_commit import SourceCommit
-from hookrelay.exceptions import PayloadError, UnsupportedMediaType
+from hookrelay.exceptions import PayloadError, SignatureError, UnsupportedMediaType
 
-__all__ = ["IgnoredEvent", "Ping", "Push", "PushedCommit", "WebhookEvent", "parse_webhook"]
+__all__ = [
+    "IgnoredEvent",
+    "Ping",
+    "Push",
+    "PushedCommit",
+    "WebhookEvent",
+    "decode_webhook",
+    "parse_webhook",
+    "verify_webhook",
+]
 
 _EVENT_HEADERS = (
     ("x-github-event", "github"),
@@ -35,6 +45,17 @@ _EVENT_HEADERS = (
     ("x-gitlab-event", "gitlab"),
 )
 _ZERO_SHA = "0" * 40
+
+# Past this size a body is decoded keeping only the keys read below, so a 25 MB push's
+# file lists, committers and trees are dropped as they are parsed instead of held all at once.
+_LEAN_DECODE_BYTES = 1024 * 1024
+_KEYS_READ = frozenset(
+    {
+        "ref", "deleted", "after", "commits", "repository", "full_name", "project",
+        "path_with_namespace", "object_kind", "event_name", "zen", "hook_id",
+        "id", "message", "author", "name", "email", "username", "url", "timestamp", "distinct",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +120,36 @@ def _forge_and_event(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return "github", None
 
 
+def _lean_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {key: value for key, value in pairs if key in _KEYS_READ}
+
+
+def _loads(data: str | bytes | bytearray, size: int) -> Any:
+    if size > _LEAN_DECODE_BYTES:
+        return json.loads(data, object_pairs_hook=_lean_object)
+    return json.loads(data)
+
+
 def _decode_body(body: bytes, content_type: str) -> Any:
     media_type = content_type.split(";", 1)[0].strip().lower()
-    text = body.decode("utf-8", errors="replace")
+    data: str | bytes = body
     if media_type == "application/x-www-form-urlencoded":
-        fields = parse_qs(text, keep_blank_values=True)
+        fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         values = fields.get("payload")
         if not values:
             raise PayloadError("form body has no payload= field")
-        text = values[0]
+        data = values[0]
     elif media_type not in {"", "application/json"} and not media_type.endswith("+json"):
         raise UnsupportedMediaType(
             f"Content-Type {media_type!r} is not application/json or form-encoded"
         )
     try:
-        return json.loads(text)
+        try:
+            # Straight from the bytes: no decoded copy of a big body is kept alongside it.
+            return _loads(data, len(body))
+        except UnicodeDecodeError:
+            # Bytes that are not UTF-8 are read with U+FFFD in their place, as everywhere else.
+            return _loads(body.decode("utf-8", errors="replace"), len(body))
     except RecursionError as exc:
         raise PayloadError("body is JSON nested too deeply") from exc
     except ValueError as exc:
@@ -201,6 +237,31 @@ def _push(forge: str, payload: Mapping[str, Any], delivery_id: str) -> Push:
     return Push(forge, repository, ref, branch, _commits(payload, branch), delivery_id)
 
 
+def verify_webhook(headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> str | None:
+    """Which of ``secrets`` signed ``body`` (None when there are no secrets to check).
+
+    Each secret is checked on the raw body (GitLab: its ``X-Gitlab-Token``); ``SignatureError``
+    with the first secret's reason when none matches.
+    """
+    if not secrets:
+        return None
+    lowered = _lower(headers)
+    forge, _ = _forge_and_event(lowered)
+    failure: SignatureError | None = None
+    for secret in secrets:
+        try:
+            if forge == "gitlab":
+                verify_gitlab_token(lowered, secret)
+            else:
+                verify_signature(lowered, body, secret)
+        except SignatureError as exc:
+            failure = failure or exc
+            continue
+        return secret
+    assert failure is not None  # noqa: S101 - secrets is not empty
+    raise failure
+
+
 def parse_webhook(
     headers: Mapping[str, str],
     body: bytes,
@@ -212,13 +273,17 @@ def parse_webhook(
     With a ``secret``, the signature is checked on the raw body first (``SignatureError``).
     A body that is not a push, ping or other forge event raises ``PayloadError``.
     """
+    verify_webhook(headers, body, (secret,) if secret else ())
+    return decode_webhook(headers, body)
+
+
+def decode_webhook(headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    """Read one forge webhook delivery whose signature was checked (or needs none).
+
+    A body that is not a push, ping or other forge event raises ``PayloadError``.
+    """
     lowered = _lower(headers)
     forge, event = _forge_and_event(lowered)
-    if secret:
-        if forge == "gitlab":
-            verify_gitlab_token(lowered, secret)
-        else:
-            verify_signature(lowered, body, secret)
     payload = _decode_body(body, lowered.get("content-type", ""))
     if not isinstance(payload, Mapping):
         raise PayloadError("body is not a JSON object")

@@ -19,26 +19,10 @@ from typing import Protocol
 
 from hookrelay.core.lifecycle import State
 
+# A commit to queue is what the routing plans, defined there so the core stays pure.
+from hookrelay.core.routing import NewDelivery
+
 __all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State", "public_view"]
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    """A commit to queue for one Tracker target.
-
-    ``dedupe_key`` is target + token fingerprint + commit id: a second enqueue of the same key is
-    a no-op, however it arrives (redelivery, another branch, another replica).
-    """
-
-    dedupe_key: str
-    target_url: str
-    token: str = field(repr=False)  # needed to deliver; never shown
-    token_fingerprint: str
-    commit_id: str
-    body: bytes
-    repository: str = ""
-    branch: str = ""
-    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from hookrelay import __version__
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.store import QueueStore
-from hookrelay.relay import Routing
 from hookrelay.settings import Settings
+from hookrelay.web.body import BodyBudget
 from hookrelay.web.context import RelayContext
 from hookrelay.web.errors import install_error_handlers
 from hookrelay.web.routes import deliveries, health, tracker, webhooks
@@ -39,10 +39,11 @@ def create_app(
     )
     app.state.relay = RelayContext(
         settings=settings,
-        routing=Routing.from_settings(settings),
+        routing=settings.routing(),
         store=store,
         metrics=metrics if metrics is not None else RelayMetrics(),
         clock=clock,
+        body_budget=BodyBudget(max(settings.body_budget_bytes, 1)),
     )
     install_error_handlers(app)
     app.include_router(webhooks.router)

@@ -1,30 +1,93 @@
-"""Reading a request body as a stream, refusing it as soon as it passes the limit.
+"""Reading a request body as a stream, within its limit and within the budget all bodies share.
 
 A declared ``Content-Length`` over the limit is refused before a byte is read; a chunked body is
 read chunk by chunk and refused the moment it passes the limit, so an oversized body never sits
 whole in memory (at most the limit plus one chunk).
+
+``BodyBudget`` bounds the bytes of all the bodies being read and worked on at once (the
+``body_budget_bytes`` setting). A request first takes its share, its declared length, or the
+body limit when it declares none (chunked), and gives it back when it has been answered; a
+request whose share is not free waits for it with its body unread, which uvicorn leaves in the
+socket (flow control), so twenty 25 MB pushes arriving together are held a few at a time instead
+of all at once. A share larger than the whole budget is cut to the budget: such a request waits
+until it is alone, and is then let through.
 """
 
 from __future__ import annotations
 
-from fastapi import Request
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.requests import Request
 
 from hookrelay.exceptions import BodyTooLarge, PayloadError
 
-__all__ = ["read_limited_body"]
+__all__ = ["BodyBudget", "declared_length", "read_limited_body"]
+
+
+def declared_length(request: Request, limit: int) -> int | None:
+    """The body's declared ``Content-Length``; ``BodyTooLarge`` over ``limit``, None if none."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return None
+    if not declared.strip().isdigit():
+        raise PayloadError("Content-Length is not a number")
+    length = int(declared)
+    if length > limit:
+        raise BodyTooLarge(f"body of {length} bytes is over the {limit}-byte limit")
+    return length
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
     """The request's body, or ``BodyTooLarge`` once it is over ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.strip().isdigit():
-            raise PayloadError("Content-Length is not a number")
-        if int(declared) > limit:
-            raise BodyTooLarge(f"body of {int(declared)} bytes is over the {limit}-byte limit")
-    body = bytearray()
+    declared_length(request, limit)
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        size += len(chunk)
+        if size > limit:
             raise BodyTooLarge(f"body is over the {limit}-byte limit")
-    return bytes(body)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class BodyBudget:
+    """Bytes of request bodies the process holds at once, shared by every request.
+
+    Waiters are served in arrival order among those whose share fits: a small push is not held
+    behind a big one that is waiting for room.
+    """
+
+    def __init__(self, total: int) -> None:
+        """A budget of ``total`` bytes, all free."""
+        self.total = total
+        self._free = total
+        self._changed: asyncio.Condition | None = None
+
+    @property
+    def free(self) -> int:
+        """Bytes not taken by any request now."""
+        return self._free
+
+    @asynccontextmanager
+    async def share(self, size: int) -> AsyncIterator[None]:
+        """Hold ``size`` bytes of the budget (at most the whole) while the block runs."""
+        size = max(0, min(size, self.total))
+        if self._changed is None:
+            # Made on first use, inside the server's event loop.
+            self._changed = asyncio.Condition()
+        changed = self._changed
+        async with changed:
+            await changed.wait_for(lambda: self._free >= size)
+            self._free -= size
+        try:
+            yield
+        finally:
+            # Shielded: a request cancelled here (client gone) must still give its share back.
+            await asyncio.shield(self._give_back(changed, size))
+
+    async def _give_back(self, changed: asyncio.Condition, size: int) -> None:
+        async with changed:
+            self._free += size
+            changed.notify_all()

@@ -1,14 +1,15 @@
-"""What the receiver's routes share: settings, routing table, store, metrics and clock."""
+"""What the receiver's routes share: settings, routing table, store, metrics, clock, body budget."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hookrelay.core.routing import Plan, Routing, SkipReason
 from hookrelay.metrics import RelayMetrics
-from hookrelay.queue.store import QueueStore
-from hookrelay.relay import Routing
+from hookrelay.queue.store import EnqueueResult, QueueStore
 from hookrelay.settings import Settings
+from hookrelay.web.body import BodyBudget
 
 __all__ = ["RelayContext"]
 
@@ -22,3 +23,19 @@ class RelayContext:
     store: QueueStore
     metrics: RelayMetrics
     clock: Callable[[], float]
+    body_budget: BodyBudget
+
+    def queue(self, plan: Plan) -> EnqueueResult:
+        """Queue ``plan``'s deliveries (durable on return) and count what was queued and skipped.
+
+        Blocking (the stores are synchronous): routes call it from a worker thread.
+        """
+        result = EnqueueResult(queued=0, duplicates=0)
+        if plan.deliveries:
+            result = self.store.enqueue(plan.deliveries, now=self.clock())
+        self.metrics.queued.inc(result.queued)
+        for reason, count in plan.skipped.items():
+            self.metrics.skipped.labels(reason=reason.value).inc(count)
+        if result.duplicates:
+            self.metrics.skipped.labels(reason=SkipReason.DUPLICATE.value).inc(result.duplicates)
+        return result

@@ -21,6 +21,7 @@ PURE_STDLIB = [
     "datetime",
     "email",
     "enum",
+    "fnmatch",  # fnmatchcase matches a name against a glob; it reads no file
     "functools",
     "hashlib",
     "hmac",

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.core.ingest import read_v3_xml, read_v5_json
+from hookrelay.core.routing import plan_source_commit
 from hookrelay.core.source_commit import SourceCommit, render_v3_xml
 from hookrelay.exceptions import UnsupportedMediaType
-from hookrelay.relay import plan_source_commit
 from hookrelay.web.deps import BodyDep, ContextDep
 from hookrelay.web.errors import AnswerStyle, answer_errors_as
 
@@ -66,15 +66,7 @@ async def _ingest(
     context.metrics.received.labels(endpoint=endpoint).inc()
     commit = read(body)
     plan = plan_source_commit(commit, context.routing, token=token)
-    for reason, count in plan.skipped.items():
-        context.metrics.skipped.labels(reason=reason.value).inc(count)
-    if plan.deliveries:
-        result = await run_in_threadpool(
-            context.store.enqueue, plan.deliveries, now=context.clock()
-        )
-        context.metrics.queued.inc(result.queued)
-        if result.duplicates:
-            context.metrics.skipped.labels(reason="duplicate").inc(result.duplicates)
+    await run_in_threadpool(context.queue, plan)
     log.info(
         "source_commit %s via %s: %s",
         commit.commit_id,

@@ -8,14 +8,16 @@ durable queue (GitHub gives a hook 10 seconds: "Handling webhook deliveries", Gi
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from hookrelay.core.routing import plan_push, read_webhook
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
-from hookrelay.relay import plan_push, read_webhook
+from hookrelay.web.context import RelayContext
 from hookrelay.web.deps import BodyDep, ContextDep
 
 __all__ = ["WebhookAnswer", "router"]
@@ -44,47 +46,43 @@ async def _receive(
     endpoint: str, request: Request, body: bytes, context: ContextDep, token: str | None
 ) -> WebhookAnswer:
     context.metrics.received.labels(endpoint=endpoint).inc()
-    event = read_webhook(request.headers, body, context.routing)
+    # Verifying, decoding, planning and the durable write all run in a worker thread: a 25 MB
+    # push takes seconds of CPU and must not hold the event loop (and every other request).
+    return await run_in_threadpool(_handle, request.headers, body, context, token)
+
+
+def _handle(
+    headers: Mapping[str, str], body: bytes, context: RelayContext, token: str | None
+) -> WebhookAnswer:
+    event = read_webhook(headers, body, context.routing)
     if isinstance(event, Ping):
         log.info("ping from %s", event.forge, extra={"repository": event.repository})
         return WebhookAnswer(event="ping", repository=event.repository)
     if isinstance(event, IgnoredEvent):
         return WebhookAnswer(event=event.event)
-    return await _queue(event, context, token)
+    return _queue(event, context, token)
 
 
-async def _queue(push: Push, context: ContextDep, token: str | None) -> WebhookAnswer:
+def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswer:
     plan = plan_push(push, context.routing, token=token)
-    duplicates = queued = 0
-    if plan.deliveries:
-        # The store is synchronous (SQLite, psycopg); the answer waits for the durable write.
-        result = await run_in_threadpool(
-            context.store.enqueue, plan.deliveries, now=context.clock()
-        )
-        queued, duplicates = result.queued, result.duplicates
-    context.metrics.queued.inc(queued)
-    for reason, count in plan.skipped.items():
-        context.metrics.skipped.labels(reason=reason.value).inc(count)
-    if duplicates:
-        context.metrics.skipped.labels(reason="duplicate").inc(duplicates)
-    answer = WebhookAnswer(
-        event="push",
-        repository=push.repository,
-        queued=queued,
-        duplicates=duplicates,
-        skipped=plan.skipped_total,
-        skipped_reasons={reason.value: count for reason, count in plan.skipped.items()},
-    )
+    result = context.queue(plan)
     log.info(
         "push to %s %s: %d queued, %d already queued, %d skipped",
         push.repository or "?",
         push.ref,
-        queued,
-        duplicates,
+        result.queued,
+        result.duplicates,
         plan.skipped_total,
         extra={"forge": push.forge, "delivery": push.delivery_id or "-"},
     )
-    return answer
+    return WebhookAnswer(
+        event="push",
+        repository=push.repository,
+        queued=result.queued,
+        duplicates=result.duplicates,
+        skipped=plan.skipped_total,
+        skipped_reasons={reason.value: count for reason, count in plan.skipped.items()},
+    )
 
 
 @router.post("/github", status_code=status.HTTP_202_ACCEPTED)

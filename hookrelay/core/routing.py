@@ -1,7 +1,8 @@
 """Which commits of a push go where: the routing between a webhook and the durable queue.
 
-No I/O here: it takes a decoded push (or one ``source_commit``) and the routing table built
-from the settings, and returns the ``NewDelivery`` rows to queue plus what it skipped and why:
+No I/O here: it takes a decoded push (or one ``source_commit``) and the routing table
+(``Settings.routing()`` builds it from the settings, with plain strings for secrets and
+tokens), and returns the ``NewDelivery`` rows to queue plus what it skipped and why:
 
 ================  ==============================================================================
 skip reason       when
@@ -26,22 +27,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from pydantic import SecretStr
-
 from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
-from hookrelay.core.webhooks import Push, WebhookEvent, parse_webhook
+from hookrelay.core.webhooks import Push, WebhookEvent, decode_webhook, verify_webhook
 from hookrelay.exceptions import InputError, SignatureError
-from hookrelay.queue.store import NewDelivery
-from hookrelay.settings import Settings
 
 __all__ = [
+    "NewDelivery",
     "Plan",
     "Route",
     "Routing",
     "SkipReason",
     "dedupe_key",
+    "ingested_commit_key",
     "plan_push",
     "plan_source_commit",
     "read_webhook",
@@ -51,11 +50,35 @@ _SUMMARY_LENGTH = 120
 
 
 class SkipReason(enum.StrEnum):
-    """Why a commit was not queued (the ``reason`` label of the skipped metric)."""
+    """Why a commit was not queued (the ``reason`` label of the skipped metric).
+
+    The plan decides the first three; ``DUPLICATE`` is the store's answer for a commit whose
+    dedupe key it already holds.
+    """
 
     BRANCH = "branch"
     NOT_DISTINCT = "not_distinct"
     NO_STORY = "no_story"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A commit to queue for one Tracker target.
+
+    ``dedupe_key`` is target + token fingerprint + commit id: a second enqueue of the same key is
+    a no-op, however it arrives (redelivery, another branch, another replica).
+    """
+
+    dedupe_key: str
+    target_url: str
+    token: str = field(repr=False)  # needed to deliver; never shown
+    token_fingerprint: str
+    commit_id: str
+    body: bytes
+    repository: str = ""
+    branch: str = ""
+    summary: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +103,6 @@ class Routing:
     repositories: Mapping[str, Route] = field(default_factory=dict)
     all_commits: bool = False
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Routing:
-        """Build the table from the settings, each route inheriting what it does not set."""
-        default = Route(
-            target=settings.target,
-            token=_reveal(settings.tracker_token),
-            branches=settings.branches,
-            secret=_reveal(settings.github_secret),
-        )
-        repositories = {
-            name: Route(
-                target=TrackerTarget.parse(route.target) if route.target else default.target,
-                token=_reveal(route.token) or default.token,
-                branches=default.branches if route.branches is None else route.branches,
-                secret=_reveal(route.secret) or default.secret,
-            )
-            for name, route in settings.routes.items()
-        }
-        return cls(default, repositories, settings.all_commits)
-
     def route_for(self, repository: str) -> Route:
         """The route of ``owner/name`` (case-insensitive), or the default route."""
         return self.repositories.get(repository.lower(), self.default)
@@ -123,11 +126,6 @@ class Plan:
         return sum(self.skipped.values())
 
 
-def _reveal(value: SecretStr | None) -> str | None:
-    """The text of a secret setting; an empty one counts as unset."""
-    return (value.get_secret_value() or None) if value is not None else None
-
-
 def dedupe_key(target: TrackerTarget, fingerprint: str, commit_id: str) -> str:
     """The store's unique key: one commit goes once to one target with one token."""
     return f"{target.base_url} {fingerprint} {commit_id}"
@@ -146,33 +144,24 @@ def ingested_commit_key(commit: SourceCommit) -> str:
 
 
 def read_webhook(headers: Mapping[str, str], body: bytes, routing: Routing) -> WebhookEvent:
-    """Verify and decode a forge webhook against the secret of the repository it names.
+    """Verify and decode a forge webhook; its signature must be its own repository's.
 
-    Each configured secret is tried on the raw body before anything is decoded; the decoded
-    repository must then be one whose route expects the secret that matched. Once any secret is
-    configured (the default or a route's), nothing unsigned is decoded at all: a push cannot
-    dodge a route's secret by naming another repository.
+    Each configured secret is tried on the raw body (an HMAC each) before anything is decoded,
+    and the body is decoded once. The repository it names must then be one whose route expects
+    the secret that matched: a route's secret authenticates its own repository only. Once any
+    secret is configured (the default or a route's), nothing unsigned is decoded at all, so a
+    push cannot dodge a route's secret by naming another repository.
     """
-    matched: str | None = None
-    failure: SignatureError | None = None
-    event: WebhookEvent | None = None
-    for secret in routing.secrets():
-        try:
-            event = parse_webhook(headers, body, secret=secret)
-        except SignatureError as exc:
-            failure = failure or exc
-            continue
-        matched = secret
-        break
-    if event is None:
-        if failure is not None:
-            raise failure
-        event = parse_webhook(headers, body)
+    secrets = routing.secrets()
+    matched = verify_webhook(headers, body, secrets)
+    event = decode_webhook(headers, body)
     expected = routing.route_for(getattr(event, "repository", "")).secret
-    if expected is not None and expected != matched:
-        # Raises the core's own reason (missing header, mismatch) for the secret expected.
-        parse_webhook(headers, body, secret=expected)
-        raise SignatureError("signature was made with another repository's secret")
+    if expected != matched:
+        raise SignatureError(
+            "the signature was made with another repository's secret"
+            if expected is not None
+            else "the signature matches no secret for this repository"
+        )
     return event
 
 
