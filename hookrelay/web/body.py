@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from hookrelay.exceptions import BodyTooLarge, PayloadError
 
@@ -44,11 +44,15 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     declared_length(request, limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Closed by the client, or by the server for stalling (hookrelay.web.connections).
+        raise PayloadError("the connection closed before the body ended") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
