@@ -9,6 +9,7 @@ Run: .venv/bin/python bench/ingest_pressure.py [PUSHES]
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +30,7 @@ def main() -> int:
             commits_per_push=COMMITS,
             commit_bytes=25 * MB // COMMITS,
             slowloris=200,
+            extra_env={k: v for k, v in os.environ.items() if k.startswith("HOOKRELAY_")},
         )
     print(figures.report())
     ok = (

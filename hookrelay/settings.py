@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     all_commits: bool = Field(default=False, description="relay commits that name no story")
     max_body_bytes: int = Field(26 * 1024 * 1024, gt=0, description="largest request body")
     body_budget_bytes: int = Field(
-        64 * 1024 * 1024, gt=0, description="request bodies held at once, across all requests"
+        32 * 1024 * 1024, gt=0, description="request bodies held at once, across all requests"
     )
     head_timeout: float = Field(
         10.0, gt=0, description="seconds a connection has to send a whole request head"

@@ -11,10 +11,10 @@ over changes nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
 from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
@@ -186,6 +186,11 @@ class Transaction(Protocol):
         """Run ``sql`` with named parameters."""
         ...
 
+    def executemany(self, sql: str, params: Iterable[Mapping[str, Any]], /) -> Cursor | None:
+        """Run ``sql`` once for each set of named parameters (psycopg returns None and counts
+        on the cursor it was called on; sqlite3 returns a cursor)."""
+        ...
+
 
 class SqlStore:
     """Every ``QueueStore`` method, on top of a subclass's ``_write()`` and ``_read()``."""
@@ -202,12 +207,26 @@ class SqlStore:
 
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
-        queued = 0
+        return self.enqueue_groups([items], now=now)[0]
+
+    def enqueue_groups(
+        self, groups: Sequence[Sequence[NewDelivery]], *, now: float
+    ) -> list[EnqueueResult]:
+        """Queue several requests' commits in one transaction (one durable write for all of
+        them: group commit), and say for each group what was queued and what was known."""
+        results = []
         with self._write() as db:
-            for item in items:
-                cursor = db.execute(self._sql.insert, _insert_parameters(item, now))
-                queued += cursor.rowcount
-        return EnqueueResult(queued=queued, duplicates=len(items) - queued)
+            for items in groups:
+                if not items:
+                    results.append(EnqueueResult(queued=0, duplicates=0))
+                    continue
+                # One statement for the group; rowcount sums the rows it inserted.
+                cursor = db.executemany(
+                    self._sql.insert, [_insert_parameters(item, now) for item in items]
+                )
+                queued = max((cursor if cursor is not None else cast("Cursor", db)).rowcount, 0)
+                results.append(EnqueueResult(queued=queued, duplicates=len(items) - queued))
+        return results
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries until ``now + lease_seconds``; count an attempt."""

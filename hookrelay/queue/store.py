@@ -85,6 +85,12 @@ class QueueStore(Protocol):
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
         ...
 
+    def enqueue_groups(
+        self, groups: Sequence[Sequence[NewDelivery]], *, now: float
+    ) -> list[EnqueueResult]:
+        """Queue several groups of items in one transaction; one result per group, in order."""
+        ...
+
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
         """Take up to ``limit`` due deliveries (pending, waiting and due, or leased with an
         expired lease), mark them leased until ``now + lease_seconds`` and count an attempt.

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hookrelay import __version__
 from hookrelay.metrics import RelayMetrics
+from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import QueueStore
 from hookrelay.settings import Settings
 from hookrelay.web.body import BodyBudget
@@ -43,7 +44,8 @@ def create_app(
         store=store,
         metrics=metrics if metrics is not None else RelayMetrics(),
         clock=clock,
-        body_budget=BodyBudget(max(settings.body_budget_bytes, 1)),
+        body_budget=BodyBudget(settings.body_budget_bytes),
+        writer=GroupCommit(store),
     )
     install_error_handlers(app)
     app.include_router(webhooks.router)

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 
 from hookrelay.core.routing import Plan, Routing, SkipReason
 from hookrelay.metrics import RelayMetrics
+from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import EnqueueResult, QueueStore
 from hookrelay.settings import Settings
 from hookrelay.web.body import BodyBudget
 
 __all__ = ["RelayContext"]
+
+_PIECE = 1000  # rows a push writes in one go
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,15 +27,23 @@ class RelayContext:
     metrics: RelayMetrics
     clock: Callable[[], float]
     body_budget: BodyBudget
+    writer: GroupCommit
 
     def queue(self, plan: Plan) -> EnqueueResult:
         """Queue ``plan``'s deliveries (durable on return) and count what was queued and skipped.
 
-        Blocking (the stores are synchronous): routes call it from a worker thread.
+        Blocking (the stores are synchronous): routes call it from a worker thread. A big plan
+        is written in pieces, so the pushes arriving meanwhile are not held behind it; a push
+        whose later piece fails is answered 503 and its forge's redelivery finds the earlier
+        pieces already queued (the dedupe key), so nothing is lost or queued twice.
         """
-        result = EnqueueResult(queued=0, duplicates=0)
-        if plan.deliveries:
-            result = self.store.enqueue(plan.deliveries, now=self.clock())
+        queued = duplicates = 0
+        deliveries = plan.deliveries
+        for start in range(0, len(deliveries), _PIECE):
+            piece = self.writer.enqueue(deliveries[start : start + _PIECE], now=self.clock())
+            queued += piece.queued
+            duplicates += piece.duplicates
+        result = EnqueueResult(queued=queued, duplicates=duplicates)
         self.metrics.queued.inc(result.queued)
         for reason, count in plan.skipped.items():
             self.metrics.skipped.labels(reason=reason.value).inc(count)

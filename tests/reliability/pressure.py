@@ -188,15 +188,23 @@ def _p99(samples: list[float]) -> float:
 
 
 def run_pressure(
-    folder: Path, *, pushes: int, commits_per_push: int, commit_bytes: int, slowloris: int
+    folder: Path,
+    *,
+    pushes: int,
+    commits_per_push: int,
+    commit_bytes: int,
+    slowloris: int,
+    extra_env: dict[str, str] | None = None,
 ) -> PressureFigures:
     """Run the scenario against a fresh ``serve`` whose queue lives in ``folder``."""
+    extra_env = extra_env or {}
     with silent_tracker() as tracker_url:
         env = {
             "HOOKRELAY_DATABASE_URL": f"sqlite:///{folder / 'queue.db'}",
             "HOOKRELAY_TRACKER_URL": tracker_url,
             "HOOKRELAY_TRACKER_TOKEN": TOKEN,
             "HOOKRELAY_GITHUB_SECRET": SECRET,
+            **extra_env,
         }
         with hookrelay_serve(env) as serve:
             return _pressure(
@@ -212,14 +220,16 @@ def run_pressure(
 def _pressure(
     url: str, pid: int, *, pushes: int, commits_per_push: int, commit_bytes: int, slowloris: int
 ) -> PressureFigures:
-    body_bytes = len(big_push(0, commits_per_push, commit_bytes))
     done = threading.Event()
     queued: list[int] = []
     health: list[float] = []
     small: list[float] = []
 
+    # Built before the clock starts, so the client's own work does not slow its probes.
+    bodies = [big_push(index + 1, commits_per_push, commit_bytes) for index in range(pushes)]
+
     def push(index: int) -> None:
-        body = big_push(index + 1, commits_per_push, commit_bytes)
+        body = bodies[index]
         with httpx.Client(timeout=600) as client:
             answer = client.post(f"{url}/github", content=body, headers=signed(body))
         if answer.status_code == 202 and answer.json()["queued"] == commits_per_push:
@@ -260,7 +270,7 @@ def _pressure(
     return PressureFigures(
         pushes=pushes,
         commits_per_push=commits_per_push,
-        body_bytes=body_bytes,
+        body_bytes=len(bodies[0]),
         queued_pushes=len(queued),
         health_p99=_p99(health),
         health_max=max(health, default=0.0),
