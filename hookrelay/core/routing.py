@@ -24,7 +24,7 @@ import enum
 import fnmatch
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from hookrelay.core.messages import parse_message
@@ -42,6 +42,7 @@ __all__ = [
     "dedupe_key",
     "ingested_commit_key",
     "plan_push",
+    "plan_push_in_pieces",
     "plan_source_commit",
     "read_webhook",
 ]
@@ -170,26 +171,46 @@ def plan_push(push: Push, routing: Routing, *, token: str | None = None) -> Plan
 
     ``InputError`` when a commit should be queued but no Tracker token is known for it.
     """
-    route = routing.route_for(push.repository)
+    deliveries: list[NewDelivery] = []
     skipped: Counter[SkipReason] = Counter()
-    commits = []
-    for commit in push.commits:
-        if not route.relays(commit.branch):
-            skipped[SkipReason.BRANCH] += 1
-        elif not commit.distinct and not route.branches:
-            skipped[SkipReason.NOT_DISTINCT] += 1
-        elif not routing.all_commits and not parse_message(commit.message):
-            skipped[SkipReason.NO_STORY] += 1
-        else:
-            commits.append(commit)
-    if not commits:
-        return Plan((), skipped)
-    chosen = _token(token, route, push.repository)
-    deliveries = tuple(
-        _delivery(c.to_source_commit(), route.target, chosen, push.repository, c.branch)
-        for c in commits
-    )
-    return Plan(deliveries, skipped)
+    for piece in plan_push_in_pieces(push, routing, token=token):
+        deliveries += piece.deliveries
+        skipped.update(piece.skipped)
+    return Plan(tuple(deliveries), skipped)
+
+
+def plan_push_in_pieces(
+    push: Push, routing: Routing, *, token: str | None = None, size: int = 1000
+) -> Iterator[Plan]:
+    """``plan_push`` a piece of at most ``size`` commits at a time, so the rendered bodies of a
+    push of 36,000 commits are not all held at once (they are queued piece by piece).
+
+    The token is checked before the first delivery is made, so ``InputError`` comes before
+    anything of the push could have been queued.
+    """
+    route = routing.route_for(push.repository)
+    chosen: tuple[str, str] | None = None  # the token and its fingerprint, once needed
+    for start in range(0, len(push.commits), size):
+        skipped: Counter[SkipReason] = Counter()
+        deliveries = []
+        for commit in push.commits[start : start + size]:
+            if not route.relays(commit.branch):
+                skipped[SkipReason.BRANCH] += 1
+            elif not commit.distinct and not route.branches:
+                skipped[SkipReason.NOT_DISTINCT] += 1
+            elif not routing.all_commits and not parse_message(commit.message):
+                skipped[SkipReason.NO_STORY] += 1
+            else:
+                if chosen is None:
+                    known = _token(token, route, push.repository)
+                    chosen = (known, token_fingerprint(known))
+                deliveries.append(
+                    _delivery(
+                        commit.to_source_commit(), route.target, *chosen, push.repository,
+                        commit.branch,
+                    )
+                )  # fmt: skip
+        yield Plan(tuple(deliveries), skipped)
 
 
 def plan_source_commit(
@@ -199,7 +220,7 @@ def plan_source_commit(
     if not routing.all_commits and not parse_message(commit.message):
         return Plan((), {SkipReason.NO_STORY: 1})
     route = routing.route_for(repository)
-    delivery = _delivery(commit, route.target, token, repository, "")
+    delivery = _delivery(commit, route.target, token, token_fingerprint(token), repository, "")
     key = dedupe_key(route.target, delivery.token_fingerprint, ingested_commit_key(commit))
     return Plan((replace(delivery, dedupe_key=key),), {})
 
@@ -219,10 +240,14 @@ def _summary(message: str) -> str:
     return first if len(first) <= _SUMMARY_LENGTH else first[: _SUMMARY_LENGTH - 1] + "…"
 
 
-def _delivery(
-    commit: SourceCommit, target: TrackerTarget, token: str, repository: str, branch: str
+def _delivery(  # noqa: PLR0917 - the fields of a delivery
+    commit: SourceCommit,
+    target: TrackerTarget,
+    token: str,
+    fingerprint: str,
+    repository: str,
+    branch: str,
 ) -> NewDelivery:
-    fingerprint = token_fingerprint(token)
     return NewDelivery(
         dedupe_key=dedupe_key(target, fingerprint, commit.commit_id),
         target_url=target.base_url,

@@ -16,15 +16,14 @@ so the edge can answer 2xx without queueing anything.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from hookrelay.core.signatures import verify_gitlab_token, verify_signature
 from hookrelay.core.source_commit import SourceCommit
-from hookrelay.exceptions import PayloadError, SignatureError, UnsupportedMediaType
+from hookrelay.core.webhook_body import decode_body
+from hookrelay.exceptions import PayloadError, SignatureError
 
 __all__ = [
     "IgnoredEvent",
@@ -45,17 +44,6 @@ _EVENT_HEADERS = (
     ("x-gitlab-event", "gitlab"),
 )
 _ZERO_SHA = "0" * 40
-
-# Past this size a body is decoded keeping only the keys read below, so a 25 MB push's
-# file lists, committers and trees are dropped as they are parsed instead of held all at once.
-_LEAN_DECODE_BYTES = 1024 * 1024
-_KEYS_READ = frozenset(
-    {
-        "ref", "deleted", "after", "commits", "repository", "full_name", "project",
-        "path_with_namespace", "object_kind", "event_name", "zen", "hook_id",
-        "id", "message", "author", "name", "email", "username", "url", "timestamp", "distinct",
-    }
-)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,42 +108,6 @@ def _forge_and_event(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return "github", None
 
 
-def _lean_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {key: value for key, value in pairs if key in _KEYS_READ}
-
-
-def _loads(data: str | bytes | bytearray, size: int) -> Any:
-    if size > _LEAN_DECODE_BYTES:
-        return json.loads(data, object_pairs_hook=_lean_object)
-    return json.loads(data)
-
-
-def _decode_body(body: bytes, content_type: str) -> Any:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    data: str | bytes = body
-    if media_type == "application/x-www-form-urlencoded":
-        fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-        values = fields.get("payload")
-        if not values:
-            raise PayloadError("form body has no payload= field")
-        data = values[0]
-    elif media_type not in {"", "application/json"} and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"Content-Type {media_type!r} is not application/json or form-encoded"
-        )
-    try:
-        try:
-            # Straight from the bytes: no decoded copy of a big body is kept alongside it.
-            return _loads(data, len(body))
-        except UnicodeDecodeError:
-            # Bytes that are not UTF-8 are read with U+FFFD in their place, as everywhere else.
-            return _loads(body.decode("utf-8", errors="replace"), len(body))
-    except RecursionError as exc:
-        raise PayloadError("body is JSON nested too deeply") from exc
-    except ValueError as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
-
-
 def _text(mapping: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
     value = mapping.get(key)
     if value is None:
@@ -176,35 +128,46 @@ def _person(commit: Mapping[str, Any], where: str) -> tuple[str, str]:
     return name or _text(author, "username", f"{where}.author") or email, email
 
 
+def _commit(item: Any, index: int, branch: str) -> PushedCommit:
+    where = f"commits[{index}]"
+    if not isinstance(item, Mapping):
+        raise PayloadError(f"{where} is not an object")
+    commit_id = _text(item, "id", where, required=True)
+    if not commit_id:
+        raise PayloadError(f"{where}.id is empty")
+    name, email = _person(item, where)
+    distinct = item.get("distinct", True)
+    return PushedCommit(
+        id=commit_id,
+        message=_text(item, "message", where),
+        author_name=name,
+        author_email=email,
+        url=_text(item, "url", where),
+        timestamp=_text(item, "timestamp", where),
+        branch=branch,
+        distinct=distinct is not False,
+    )
+
+
 def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...]:
     raw = payload.get("commits")
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise PayloadError("push.commits is not a list")
-    commits = []
-    for index, item in enumerate(raw):
-        where = f"commits[{index}]"
-        if not isinstance(item, Mapping):
-            raise PayloadError(f"{where} is not an object")
-        commit_id = _text(item, "id", where, required=True)
-        if not commit_id:
-            raise PayloadError(f"{where}.id is empty")
-        name, email = _person(item, where)
-        distinct = item.get("distinct", True)
-        commits.append(
-            PushedCommit(
-                id=commit_id,
-                message=_text(item, "message", where),
-                author_name=name,
-                author_email=email,
-                url=_text(item, "url", where),
-                timestamp=_text(item, "timestamp", where),
-                branch=branch,
-                distinct=distinct is not False,
-            )
-        )
-    return tuple(commits)
+    # A big body's commits were converted as they were read, once its ref was known.
+    return tuple(
+        item if isinstance(item, PushedCommit) else _commit(item, index, branch)
+        for index, item in enumerate(raw)
+    )
+
+
+def _convert_early(item: Any, index: int, members: Mapping[str, Any]) -> Any:
+    """Convert a commit while a big body is read, if the ref read so far names a branch."""
+    ref = members.get("ref")
+    if not isinstance(ref, str) or not ref.startswith("refs/heads/"):
+        return item  # no branch yet (or none at all): _commits decides later
+    return _commit(item, index, ref.removeprefix("refs/heads/"))
 
 
 def _repository(payload: Mapping[str, Any], forge: str) -> str:
@@ -284,7 +247,7 @@ def decode_webhook(headers: Mapping[str, str], body: bytes) -> WebhookEvent:
     """
     lowered = _lower(headers)
     forge, event = _forge_and_event(lowered)
-    payload = _decode_body(body, lowered.get("content-type", ""))
+    payload = decode_body(body, lowered.get("content-type", ""), convert_commit=_convert_early)
     if not isinstance(payload, Mapping):
         raise PayloadError("body is not a JSON object")
     delivery_id = next(

@@ -31,7 +31,10 @@ class _Group:
     now: float
     result: EnqueueResult | None = None
     error: BaseException | None = None
-    done: bool = field(default=False)
+    done: bool = False
+    leads: bool = False
+    # Set when the group is written or its caller is to lead: only that caller wakes.
+    wake: threading.Event = field(default_factory=threading.Event)
 
     def outcome(self) -> EnqueueResult:
         if self.error is not None:
@@ -47,37 +50,39 @@ class GroupCommit:
         """Write through ``store``, at most ``max_rows`` rows a transaction (at least a group)."""
         self._store = store
         self._max_rows = max_rows
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[_Group] = deque()
         self._writing = False
 
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items``; durable on return, as ``QueueStore.enqueue``."""
         group = _Group(items, now)
-        with self._changed:
+        with self._lock:
             self._waiting.append(group)
-            while not group.done and self._writing:
-                self._changed.wait()
+            if not self._writing:
+                self._writing = group.leads = True
+        if not group.leads:
+            group.wake.wait()
             if group.done:
                 return group.outcome()
-            self._writing = True
         try:
-            self._lead_until_written(group)
-        finally:
-            with self._changed:
-                self._writing = False
-                self._changed.notify_all()
-        return group.outcome()
-
-    def _lead_until_written(self, group: _Group) -> None:
-        while not group.done:
-            with self._changed:
-                batch = self._take()
-            self._write(batch)
-            with self._changed:
+            while not group.done:
+                with self._lock:
+                    batch = self._take()
+                self._write(batch)
                 for written in batch:
                     written.done = True
-                self._changed.notify_all()
+                    if written is not group:
+                        written.wake.set()
+        finally:
+            with self._lock:
+                # Hand the lead to the oldest caller still waiting, or leave it free.
+                if self._waiting:
+                    self._waiting[0].leads = True
+                    self._waiting[0].wake.set()
+                else:
+                    self._writing = False
+        return group.outcome()
 
     def _take(self) -> list[_Group]:
         batch = [self._waiting.popleft()]

@@ -20,6 +20,7 @@ PURE_STDLIB = [
     "dataclasses",
     "datetime",
     "email",
+    "codecs",
     "enum",
     "fnmatch",  # fnmatchcase matches a name against a glob; it reads no file
     "functools",

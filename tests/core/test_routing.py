@@ -13,6 +13,7 @@ from hookrelay.core.routing import (
     Routing,
     SkipReason,
     plan_push,
+    plan_push_in_pieces,
     plan_source_commit,
     read_webhook,
 )
@@ -275,3 +276,21 @@ def test_ingested_revisions_are_told_apart_by_what_they_say() -> None:
     keys = [plan_source_commit(c, routing(), token="t").deliveries[0].dedupe_key for c in (a, b, a)]
     assert keys[0] != keys[1]
     assert keys[0] == keys[2]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000], ids=["one", "two", "three", "all"])
+def test_planning_in_pieces_gives_the_whole_plan(size: int) -> None:
+    """Pieces of any size add up to plan_push's deliveries and skips, in order."""
+    commits = [commit(f"{n:x}", "[#1] s" if n % 3 else "no story") for n in range(7)]
+    whole = plan_push(push(*commits), routing())
+    pieces = list(plan_push_in_pieces(push(*commits), routing(), size=size))
+    assert len(pieces) == -(-7 // size)
+    assert tuple(d for p in pieces for d in p.deliveries) == whole.deliveries
+    assert sum(p.skipped_total for p in pieces) == whole.skipped_total == 3
+
+
+def test_a_missing_token_is_refused_before_the_first_piece() -> None:
+    """With no token for the push, the very first piece raises: nothing could be queued."""
+    pieces = plan_push_in_pieces(push(commit("a"), commit("b")), Routing(Route(V5)), size=1)
+    with pytest.raises(InputError, match="no Tracker token"):
+        next(pieces)

@@ -8,6 +8,7 @@ durable queue (GitHub gives a hook 10 seconds: "Handling webhook deliveries", Gi
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from hookrelay.core.routing import plan_push, read_webhook
+from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
 from hookrelay.web.context import RelayContext
 from hookrelay.web.deps import BodyDep, ContextDep
@@ -64,24 +65,30 @@ def _handle(
 
 
 def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswer:
-    plan = plan_push(push, context.routing, token=token)
-    result = context.queue(plan)
+    queued = duplicates = 0
+    skipped: Counter[SkipReason] = Counter()
+    # Planned and queued a piece at a time: a big push's rendered bodies are never all held.
+    for piece in plan_push_in_pieces(push, context.routing, token=token):
+        result = context.queue(piece)
+        queued += result.queued
+        duplicates += result.duplicates
+        skipped.update(piece.skipped)
     log.info(
         "push to %s %s: %d queued, %d already queued, %d skipped",
         push.repository or "?",
         push.ref,
-        result.queued,
-        result.duplicates,
-        plan.skipped_total,
+        queued,
+        duplicates,
+        skipped.total(),
         extra={"forge": push.forge, "delivery": push.delivery_id or "-"},
     )
     return WebhookAnswer(
         event="push",
         repository=push.repository,
-        queued=result.queued,
-        duplicates=result.duplicates,
-        skipped=plan.skipped_total,
-        skipped_reasons={reason.value: count for reason, count in plan.skipped.items()},
+        queued=queued,
+        duplicates=duplicates,
+        skipped=skipped.total(),
+        skipped_reasons={reason.value: count for reason, count in skipped.items()},
     )
 
 
