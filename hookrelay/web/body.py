@@ -16,14 +16,19 @@ until it is alone, and is then let through.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.requests import ClientDisconnect, Request
 
 from hookrelay.exceptions import BodyTooLarge, PayloadError
 
-__all__ = ["BodyBudget", "declared_length", "read_limited_body"]
+T = TypeVar("T")
+
+__all__ = ["BodyBudget", "OffLoop", "declared_length", "read_limited_body"]
 
 
 def declared_length(request: Request, limit: int) -> int | None:
@@ -95,3 +100,28 @@ class BodyBudget:
         async with changed:
             self._free += size
             changed.notify_all()
+
+
+class OffLoop:
+    """Work on request bodies in worker threads, big bodies ``big_at_once`` at a time.
+
+    Verifying, decoding and planning a push is CPU work that holds Python's GIL; run on the
+    event loop it would stall every other request, and twenty big ones in twenty threads
+    would still starve the loop of the GIL. Bodies over ``big`` bytes take turns in a lane of
+    their own; small ones never wait behind them.
+    """
+
+    def __init__(self, *, big: int, big_at_once: int = 1) -> None:
+        """Bodies over ``big`` bytes are worked on ``big_at_once`` at a time."""
+        self.big = big
+        self._big_at_once = big_at_once
+        self._big_lane: CapacityLimiter | None = None
+
+    async def run(self, size: int, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` in a worker thread, for a body of ``size`` bytes."""
+        if size <= self.big:
+            return await anyio.to_thread.run_sync(work, *args)
+        if self._big_lane is None:
+            # Made on first use, inside the server's event loop.
+            self._big_lane = CapacityLimiter(self._big_at_once)
+        return await anyio.to_thread.run_sync(work, *args, limiter=self._big_lane)

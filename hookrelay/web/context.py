@@ -10,7 +10,7 @@ from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import EnqueueResult, QueueStore
 from hookrelay.settings import Settings
-from hookrelay.web.body import BodyBudget
+from hookrelay.web.body import BodyBudget, OffLoop
 
 __all__ = ["RelayContext"]
 
@@ -27,6 +27,7 @@ class RelayContext:
     metrics: RelayMetrics
     clock: Callable[[], float]
     body_budget: BodyBudget
+    off_loop: OffLoop
     writer: GroupCommit
 
     def queue(self, plan: Plan) -> EnqueueResult:

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
@@ -49,7 +48,7 @@ async def _receive(
     context.metrics.received.labels(endpoint=endpoint).inc()
     # Verifying, decoding, planning and the durable write all run in a worker thread: a 25 MB
     # push takes seconds of CPU and must not hold the event loop (and every other request).
-    return await run_in_threadpool(_handle, request.headers, body, context, token)
+    return await context.off_loop.run(len(body), _handle, request.headers, body, context, token)
 
 
 def _handle(
