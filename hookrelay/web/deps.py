@@ -15,8 +15,9 @@ from hookrelay.web.context import RelayContext
 __all__ = ["AdminDep", "BodyDep", "ContextDep", "StoreDep"]
 
 
-def get_context(request: Request) -> RelayContext:
-    """The context ``create_app`` stored on the application."""
+async def get_context(request: Request) -> RelayContext:
+    """The context ``create_app`` stored on the application (async: FastAPI runs a plain
+    function dependency in a worker thread, a hop per request for nothing)."""
     context: RelayContext = request.app.state.relay
     return context
 
@@ -24,7 +25,7 @@ def get_context(request: Request) -> RelayContext:
 ContextDep = Annotated[RelayContext, Depends(get_context)]
 
 
-def get_store(context: ContextDep) -> QueueStore:
+async def get_store(context: ContextDep) -> QueueStore:
     """The durable queue."""
     return context.store
 
@@ -44,7 +45,7 @@ async def get_body(request: Request, context: ContextDep) -> AsyncIterator[bytes
 BodyDep = Annotated[bytes, Depends(get_body)]
 
 
-def require_admin(request: Request, context: ContextDep) -> None:
+async def require_admin(request: Request, context: ContextDep) -> None:
     """Let the request through only with ``Authorization: Bearer <HOOKRELAY_ADMIN_TOKEN>``."""
     settings = context.settings
     if settings.admin_token is None or not settings.admin_token.get_secret_value():

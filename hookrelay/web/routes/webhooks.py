@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
 
 from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
@@ -25,6 +25,8 @@ __all__ = ["WebhookAnswer", "router"]
 log = logging.getLogger("hookrelay.web")
 
 router = APIRouter(tags=["webhooks"])
+
+_ACCEPTED = status.HTTP_202_ACCEPTED
 
 TokenQuery = Annotated[
     str | None, Query(description="Tracker token for this hook's commits, as in Tracker's URL")
@@ -44,11 +46,13 @@ class WebhookAnswer(BaseModel):
 
 async def _receive(
     endpoint: str, request: Request, body: bytes, context: ContextDep, token: str | None
-) -> WebhookAnswer:
+) -> Response:
     context.metrics.received.labels(endpoint=endpoint).inc()
     # Verifying, decoding, planning and the durable write all run in a worker thread: a 25 MB
     # push takes seconds of CPU and must not hold the event loop (and every other request).
-    return await context.off_loop.run(len(body), _handle, request.headers, body, context, token)
+    answer = await context.off_loop.run(len(body), _handle, request.headers, body, context, token)
+    # Serialised here rather than validated again by FastAPI: the model is only ours.
+    return Response(answer.model_dump_json(), _ACCEPTED, media_type="application/json")
 
 
 def _handle(
@@ -91,25 +95,25 @@ def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswe
     )
 
 
-@router.post("/github", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/github", status_code=_ACCEPTED, response_model=WebhookAnswer)
 async def github(
     request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+) -> Response:
     """A GitHub, Gitea, Forgejo or Gogs webhook (JSON or ``payload=`` form)."""
     return await _receive("github", request, body, context, token)
 
 
-@router.post("/services/v3/github_commits", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/services/v3/github_commits", status_code=_ACCEPTED, response_model=WebhookAnswer)
 async def tracker_github_commits(
     request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+) -> Response:
     """The same webhook at Tracker's own URL, ``?token=`` naming the Tracker token."""
     return await _receive("github_commits", request, body, context, token)
 
 
-@router.post("/gitlab", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/gitlab", status_code=_ACCEPTED, response_model=WebhookAnswer)
 async def gitlab(
     request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+) -> Response:
     """A GitLab push hook, checked with ``X-Gitlab-Token`` when a secret is set."""
     return await _receive("gitlab", request, body, context, token)
