@@ -28,7 +28,7 @@ from hookrelay.exceptions import BodyTooLarge, PayloadError
 
 T = TypeVar("T")
 
-__all__ = ["BodyBudget", "OffLoop", "declared_length", "read_limited_body"]
+__all__ = ["BodyBudget", "OffLoop", "budgeted_body", "declared_length", "read_limited_body"]
 
 
 def declared_length(request: Request, limit: int) -> int | None:
@@ -59,6 +59,15 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
         # Closed by the client, or by the server for stalling (hookrelay.web.connections).
         raise PayloadError("the connection closed before the body ended") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+@asynccontextmanager
+async def budgeted_body(request: Request, limit: int, budget: BodyBudget) -> AsyncIterator[bytes]:
+    """The body, read up to ``limit`` bytes within its share of ``budget``, which is held
+    until the block ends (the request is answered)."""
+    declared = declared_length(request, limit)
+    async with budget.share(limit if declared is None else declared):
+        yield await read_limited_body(request, limit)
 
 
 class BodyBudget:

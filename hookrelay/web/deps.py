@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from hookrelay.queue.store import QueueStore
-from hookrelay.web.body import declared_length, read_limited_body
+from hookrelay.web.body import budgeted_body
 from hookrelay.web.context import RelayContext
 
 __all__ = ["AdminDep", "BodyDep", "ContextDep", "StoreDep"]
@@ -36,10 +36,8 @@ StoreDep = Annotated[QueueStore, Depends(get_store)]
 async def get_body(request: Request, context: ContextDep) -> AsyncIterator[bytes]:
     """The raw body, read as a stream up to ``max_body_bytes`` (413 beyond), within its share
     of the body budget, which it holds until the request is answered."""
-    limit = context.settings.max_body_bytes
-    declared = declared_length(request, limit)
-    async with context.body_budget.share(limit if declared is None else declared):
-        yield await read_limited_body(request, limit)
+    async with budgeted_body(request, context.settings.max_body_bytes, context.body_budget) as body:
+        yield body
 
 
 BodyDep = Annotated[bytes, Depends(get_body)]
