@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
@@ -178,7 +179,8 @@ def main() -> int:
                 ours.append(rate)
                 p99s.append(p99)
             print(
-                f"round {round_ + 1}: baseline {base[-1]:.0f}/s, ours {ours[-1]:.0f}/s p99 {p99 * 1e3:.0f} ms",
+                f"round {round_ + 1}: baseline {base[-1]:.0f}/s, "
+                f"ours {ours[-1]:.0f}/s p99 {p99 * 1e3:.0f} ms",
                 flush=True,
             )
     ratio = statistics.median(ours) / statistics.median(base)
@@ -198,8 +200,6 @@ def main() -> int:
 
 
 def _postgres_schema(url: str, round_: int) -> str:
-    import psycopg
-
     schema = f"bench_ingest_{os.getpid()}_{round_}"
     with psycopg.connect(url, autocommit=True) as db:
         db.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
