@@ -16,6 +16,7 @@ until it is alone, and is then let through.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -74,14 +75,16 @@ class BodyBudget:
     """Bytes of request bodies the process holds at once, shared by every request.
 
     Waiters are served in arrival order among those whose share fits: a small push is not held
-    behind a big one that is waiting for room.
+    behind a big one that is waiting for room. Everything runs on the event loop's thread, so
+    the counts need no lock; giving a share back never awaits, so a cancelled request (its
+    client gone) always gives it back.
     """
 
     def __init__(self, total: int) -> None:
         """A budget of ``total`` bytes, all free."""
         self.total = total
         self._free = total
-        self._changed: asyncio.Condition | None = None
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @property
     def free(self) -> int:
@@ -92,23 +95,33 @@ class BodyBudget:
     async def share(self, size: int) -> AsyncIterator[None]:
         """Hold ``size`` bytes of the budget (at most the whole) while the block runs."""
         size = max(0, min(size, self.total))
-        if self._changed is None:
-            # Made on first use, inside the server's event loop.
-            self._changed = asyncio.Condition()
-        changed = self._changed
-        async with changed:
-            await changed.wait_for(lambda: self._free >= size)
+        if self._free < size:
+            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            entry = (size, granted)
+            self._waiting.append(entry)
+            try:
+                await granted
+            except asyncio.CancelledError:
+                if entry in self._waiting:
+                    self._waiting.remove(entry)
+                elif granted.done() and not granted.cancelled():
+                    self._give_back(size)  # granted just as it was cancelled
+                raise
+        else:
             self._free -= size
         try:
             yield
         finally:
-            # Shielded: a request cancelled here (client gone) must still give its share back.
-            await asyncio.shield(self._give_back(changed, size))
+            self._give_back(size)
 
-    async def _give_back(self, changed: asyncio.Condition, size: int) -> None:
-        async with changed:
-            self._free += size
-            changed.notify_all()
+    def _give_back(self, size: int) -> None:
+        self._free += size
+        for entry in list(self._waiting):
+            wanted, granted = entry
+            if wanted <= self._free:
+                self._waiting.remove(entry)
+                self._free -= wanted
+                granted.set_result(None)
 
 
 class OffLoop:
