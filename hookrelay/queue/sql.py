@@ -10,35 +10,17 @@ over changes nothing.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
 from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
-
-# A commit is a duplicate while its row exists, and after pruning while its key is kept in
-# delivered_keys: a branch merged months later must not post its commits again. (SQLite needs
-# the WHERE clause to read ON CONFLICT as the upsert clause.)
-# Many commits in one statement: a write pays one round trip (and, for SQLite, one release of
-# the GIL per statement instead of per row). VALUES columns are column1..column9 in both
-# databases; RETURNING names the rows actually inserted, so each group gets its own counts.
-_INSERT_MANY = """
-INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
-                        repository, branch, summary, state, attempts, created_at, next_attempt_at)
-SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9,
-       'pending', 0, {now}, {now}
-FROM (VALUES {rows}) AS v
-WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.column1)
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING dedupe_key
-"""
-_ROWS_A_STATEMENT = 1000  # 9,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
 
 _LEASE = f"""
 UPDATE deliveries
@@ -144,11 +126,6 @@ class Statements:
     prune: str
     placeholder: str = "?"
 
-    def insert_many(self, rows: int) -> str:
-        """The statement that queues ``rows`` commits (positional parameters: now, now, then
-        nine a commit)."""
-        return _insert_many(rows, self.placeholder)
-
     @classmethod
     def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
         """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``."""
@@ -194,7 +171,7 @@ class Cursor(Protocol):
 class Transaction(Protocol):
     """Runs statements inside one transaction."""
 
-    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ..., /) -> Cursor:
+    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
         """Run ``sql`` with named parameters."""
         ...
 
@@ -221,27 +198,11 @@ class SqlStore:
     ) -> list[EnqueueResult]:
         """Queue several requests' commits in one transaction (one durable write for all of
         them: group commit), and say for each group what was queued and what was known."""
-        items = [item for group in groups for item in group]
         inserted: set[str] = set()
-        if items:
+        if any(groups):
             with self._write() as db:
-                for start in range(0, len(items), _ROWS_A_STATEMENT):
-                    piece = items[start : start + _ROWS_A_STATEMENT]
-                    parameters: list[Any] = [now, now]
-                    for item in piece:
-                        parameters += _row(item)
-                    cursor = db.execute(self._sql.insert_many(len(piece)), parameters)
-                    inserted.update(row[0] for row in cursor.fetchall())
-        results = []
-        for group in groups:
-            queued = 0
-            for item in group:
-                # A key two groups share was queued by the first of them.
-                if item.dedupe_key in inserted:
-                    inserted.discard(item.dedupe_key)
-                    queued += 1
-            results.append(EnqueueResult(queued=queued, duplicates=len(group) - queued))
-        return results
+                inserted = insert_groups(db, self._sql.placeholder, groups, now=now)
+        return count_groups(groups, inserted)
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries until ``now + lease_seconds``; count an attempt."""
@@ -332,23 +293,3 @@ class SqlStore:
         with self._write() as db:
             db.execute(self._sql.keep_delivered_keys, parameters)
             return db.execute(self._sql.prune, parameters).rowcount
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_many(rows: int, placeholder: str) -> str:
-    row = "(" + ", ".join([placeholder] * 9) + ")"
-    return _INSERT_MANY.format(now=placeholder, rows=", ".join([row] * rows))
-
-
-def _row(item: NewDelivery) -> tuple[Any, ...]:
-    return (
-        item.dedupe_key,
-        item.target_url,
-        item.token,
-        item.token_fingerprint,
-        item.commit_id,
-        item.body,
-        item.repository,
-        item.branch,
-        item.summary,
-    )

@@ -77,3 +77,40 @@ def test_a_cancelled_request_gives_its_share_back() -> None:
         return budget.free
 
     assert asyncio.run(scenario()) == 100
+
+
+def test_a_request_cancelled_while_waiting_leaves_the_queue_and_takes_nothing() -> None:
+    """A request whose client goes away while it waits for its share takes no share with it."""
+
+    async def scenario() -> tuple[int, bool]:
+        budget = BodyBudget(100)
+        release = asyncio.Event()
+        entered = asyncio.Event()
+        second_in = asyncio.Event()
+
+        async def first() -> None:
+            async with budget.share(100):
+                entered.set()
+                await release.wait()
+
+        async def waiting() -> None:
+            async with budget.share(50):
+                pass  # never reached: cancelled while waiting
+
+        async def second() -> None:
+            async with budget.share(100):
+                second_in.set()
+
+        holder = asyncio.create_task(first())
+        await entered.wait()
+        waiter = asyncio.create_task(waiting())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        later = asyncio.create_task(second())
+        release.set()
+        await asyncio.gather(holder, later)
+        return budget.free, second_in.is_set()
+
+    assert asyncio.run(scenario()) == (100, True)
