@@ -2,7 +2,7 @@
 
 ``hookrelay backfill`` is for commits that reached a repository while no hook ran (before it was
 installed, or while it was broken). It reads the history (GitPython; ``svnlook``), routes each
-commit as a push of that repository would be routed (``hookrelay.relay.plan_push``: the
+commit as a push of that repository would be routed (``hookrelay.core.routing.plan_push``: the
 repository's route, its branch globs, commits that name no story skipped), and queues it into
 the configured queue, where the dedupe key skips whatever is already queued or was delivered:
 running it twice queues nothing the second time. A running ``serve`` or ``worker`` delivers it.
@@ -30,13 +30,13 @@ from typing import Any
 
 import git
 
+from hookrelay.core.routing import Routing, plan_push
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.exceptions import InputError, RepositoryError
 from hookrelay.hooks import git_reader, svn_reader
 from hookrelay.hooks.commit_text import CommitText, commit_url, read_git_commit
 from hookrelay.hooks.settings import parse_conf
 from hookrelay.queue.store import NewDelivery
-from hookrelay.relay import Routing, plan_push
 
 __all__ = [
     "HistoryCommit",

@@ -29,7 +29,6 @@ from hookrelay.hooks.svn_reader import CONF_NAME
 from hookrelay.listening import url_host
 from hookrelay.queue import State, open_store
 from hookrelay.queue.migrations import LATEST_VERSION
-from hookrelay.relay import Routing
 from hookrelay.settings import Settings, load_settings
 
 __all__ = ["Check", "check_repository", "check_settings_file", "run_checks"]
@@ -114,7 +113,7 @@ def check_queue(database_url: str) -> Check:
 def _routes(settings: Settings) -> list[tuple[str, TrackerTarget, str | None]]:
     """(whose, target, token) for the default route and each repository's route."""
 
-    routing = Routing.from_settings(settings)
+    routing = settings.routing()
     routes = [("HOOKRELAY_TRACKER_TOKEN", routing.default.target, routing.default.token)]
     for name, route in routing.repositories.items():
         routes.append((f'routes."{name}".token', route.target, route.token))

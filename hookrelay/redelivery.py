@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from hookrelay.core.ingest import read_v3_xml, read_v5_json
+from hookrelay.core.routing import Routing
 from hookrelay.core.source_commit import ApiVersion, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.emulator.demo import DEMO_TOKEN
@@ -41,7 +42,6 @@ from hookrelay.queue.store import (
     State,
     TokenSource,
 )
-from hookrelay.relay import Routing
 from hookrelay.settings import Settings
 
 __all__ = ["RetryReport", "plan_retry", "retry_deliveries", "routing_of_serve"]
@@ -90,13 +90,13 @@ def routing_of_serve(settings: Settings) -> Routing:
     own address, with the configured token or the demo token; so does a retry from the CLI.
     """
     if "tracker_url" in settings.model_fields_set:
-        return Routing.from_settings(settings)
+        return settings.routing()
 
     token = settings.tracker_token.get_secret_value() if settings.tracker_token else DEMO_TOKEN
     url = f"http://{url_host(settings.host)}:{settings.port}/emulator/services/v5"
-    return Routing.from_settings(
-        settings.model_copy(update={"tracker_url": url, "tracker_token": SecretStr(token)})
-    )
+    return settings.model_copy(
+        update={"tracker_url": url, "tracker_token": SecretStr(token)}
+    ).routing()
 
 
 def plan_retry(delivery: Delivery, routing: Routing) -> RetryPlan:

@@ -44,6 +44,7 @@ from hookrelay.queue.database_url import check_database_url, sqlite_path
 from hookrelay.settings import Settings, load_settings
 from hookrelay.tracker.client import make_http_client
 from hookrelay.web import create_app
+from hookrelay.web.connections import server_config
 
 __all__ = ["delivery_http_client", "delivery_worker", "serve", "settings_from", "work"]
 
@@ -268,13 +269,7 @@ def serve(settings: Settings) -> int:
         app = create_app(settings, store, metrics=metrics)
         if emulator is not None:
             app.mount(EMULATOR_PATH, emulator.app)
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            lifespan="off",
-            timeout_graceful_shutdown=15,
-            server_header=False,
-        )
+        config = server_config(app, settings, timeout_graceful_shutdown=15)
         server = _Server(config, on_exit=stop.set)
         failed = threading.Event()
 

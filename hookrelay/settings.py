@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hookrelay.core.backoff import RetryPolicy
+from hookrelay.core.routing import Route, Routing
 from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL, TrackerTarget, is_usable_token
 from hookrelay.exceptions import ConfigError, HookrelayError
 from hookrelay.queue.database_url import DEFAULT_DATABASE_URL, check_database_url
@@ -104,6 +105,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="bearer token for /deliveries")
     all_commits: bool = Field(default=False, description="relay commits that name no story")
     max_body_bytes: int = Field(26 * 1024 * 1024, gt=0, description="largest request body")
+    body_budget_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="request bodies held at once, across all requests"
+    )
+    head_timeout: float = Field(
+        10.0, gt=0, description="seconds a connection has to send a whole request head"
+    )
+    body_stall_timeout: float = Field(
+        10.0, gt=0, description="seconds a request body may go without a byte arriving"
+    )
+    max_connections: int = Field(
+        1000, ge=1, description="open connections (and requests) at once; 503 beyond"
+    )
     host: str = Field("127.0.0.1", description="address serve listens on")
     port: int = Field(8080, ge=0, le=65535, description="port serve listens on (0: any free)")
     log_format: Literal["text", "json"] = "text"
@@ -229,6 +242,25 @@ class Settings(BaseSettings):
             give_up_after=self.give_up_after,
         )
 
+    def routing(self) -> Routing:
+        """The routing table: each route inherits what it does not set from the global settings."""
+        default = Route(
+            target=self.target,
+            token=_reveal(self.tracker_token),
+            branches=self.branches,
+            secret=_reveal(self.github_secret),
+        )
+        repositories = {
+            name: Route(
+                target=TrackerTarget.parse(route.target) if route.target else default.target,
+                token=_reveal(route.token) or default.token,
+                branches=default.branches if route.branches is None else route.branches,
+                secret=_reveal(route.secret) or default.secret,
+            )
+            for name, route in self.routes.items()
+        }
+        return Routing(default, repositories, self.all_commits)
+
     def secret_values(self) -> tuple[str, ...]:
         """Every token and secret the settings hold, for the log filter to remove."""
         values = [self.tracker_token, self.github_secret, self.admin_token, *self.ingest_tokens]
@@ -237,6 +269,11 @@ class Settings(BaseSettings):
         password = urlsplit(self.database_url).password
         texts = [v.get_secret_value() for v in values if v is not None]
         return tuple(t for t in (*texts, password or "") if t)
+
+
+def _reveal(value: SecretStr | None) -> str | None:
+    """The text of a secret setting; an empty one counts as unset."""
+    return (value.get_secret_value() or None) if value is not None else None
 
 
 def load_settings(config_file: Path | None = None) -> Settings:

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from hookrelay.core.ingest import read_v3_xml
+from hookrelay.core.routing import Routing, plan_push, plan_source_commit
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.queue import QueueStore, State, open_store
 from hookrelay.queue.store import RetryOutcome, TokenSource
 from hookrelay.redelivery import plan_retry, retry_deliveries, routing_of_serve
-from hookrelay.relay import Routing, plan_push, plan_source_commit
 from hookrelay.settings import Settings
 
 OLD_URL = "https://old.example.com/services/v5"
@@ -91,10 +91,8 @@ def test_a_dead_letter_is_retried_with_todays_token_and_target(
 ) -> None:
     """A token from the settings is replaced by today's, one the commit brought stays; the
     target follows the route; the report says which; a v3 target gets the body as XML."""
-    delivery_id = dead(store, Routing.from_settings(settings()), **queued_with)
-    (report,) = retry_deliveries(
-        store, Routing.from_settings(settings(**today)), [delivery_id], now=5.0
-    )
+    delivery_id = dead(store, settings().routing(), **queued_with)
+    (report,) = retry_deliveries(store, settings(**today).routing(), [delivery_id], now=5.0)
     assert report.outcome is RetryOutcome.RETRIED
     assert says in report.line()
     assert f"fingerprint {token_fingerprint(token)}" in report.line()
@@ -109,13 +107,13 @@ def test_a_dead_letter_is_retried_with_todays_token_and_target(
 
 def test_an_unchanged_setting_and_an_unknown_source_retry_as_queued(store: QueueStore) -> None:
     """With the same settings, or a row from before sources were recorded, nothing moves."""
-    routing = Routing.from_settings(settings())
+    routing = settings().routing()
     delivery_id = dead(store, routing)
     before = store.get(delivery_id)
     assert before is not None
     assert plan_retry(before, routing).redirect is None
     unknown = replace(before, token_source=TokenSource.UNKNOWN)
-    plan = plan_retry(unknown, Routing.from_settings(settings(tracker_token="new-token")))
+    plan = plan_retry(unknown, settings(tracker_token="new-token").routing())
     assert plan.redirect is None
     assert "queued before hookrelay recorded" in plan.explanation
 
@@ -123,8 +121,8 @@ def test_an_unchanged_setting_and_an_unknown_source_retry_as_queued(store: Queue
 def test_a_retry_onto_a_commit_already_delivered_is_refused(store: QueueStore) -> None:
     """When today's token already delivered the commit, the dead letter stays dead."""
     old, new = (
-        Routing.from_settings(settings()),
-        Routing.from_settings(settings(tracker_token="new-token")),
+        settings().routing(),
+        settings(tracker_token="new-token").routing(),
     )
     delivery_id = dead(store, old)
     store.enqueue(plan_push(push(), new).deliveries, now=3.0)
@@ -142,7 +140,7 @@ def test_a_retry_onto_a_commit_already_delivered_is_refused(store: QueueStore) -
 def test_ingested_commits_keep_their_token() -> None:
     """A commit posted to the Tracker-compatible ingest is marked as bringing its own token."""
     commit = SourceCommit(commit_id="7", message="[#1] x", author="a")
-    plan = plan_source_commit(commit, Routing.from_settings(settings()), token="ingest-token")
+    plan = plan_source_commit(commit, settings().routing(), token="ingest-token")
     assert plan.deliveries[0].token_source is TokenSource.COMMIT
     assert plan.deliveries[0].story_ids == (1,)
 

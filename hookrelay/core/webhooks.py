@@ -1,7 +1,8 @@
-"""Forge webhooks as data: one validating constructor, ``WebhookEvent.from_http``.
+"""Forge webhooks as data: ``verify_webhook`` checks the signature, ``decode_webhook`` reads.
 
-It checks the signature on the raw body *before* decoding anything (as gidgethub's
-``sansio.Event.from_http`` does), then reads the body:
+The signature is checked on the raw body *before* anything is decoded (as gidgethub's
+``sansio.Event.from_http`` does), and the body is decoded once; ``parse_webhook`` does both for
+one secret. What is read:
 
 * GitHub ``push`` ("Webhook events and payloads": ``ref``, ``deleted``, ``commits[]`` with ``id``,
   ``message``, ``author{name,email}``, ``url``, ``timestamp``, ``distinct``), as JSON or as the
@@ -15,17 +16,25 @@ so the edge can answer 2xx without queueing anything.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from hookrelay.core.signatures import verify_gitlab_token, verify_signature
 from hookrelay.core.source_commit import SourceCommit
-from hookrelay.exceptions import PayloadError, UnsupportedMediaType
+from hookrelay.core.webhook_body import decode_body
+from hookrelay.exceptions import PayloadError, SignatureError
 
-__all__ = ["IgnoredEvent", "Ping", "Push", "PushedCommit", "WebhookEvent", "parse_webhook"]
+__all__ = [
+    "IgnoredEvent",
+    "Ping",
+    "Push",
+    "PushedCommit",
+    "WebhookEvent",
+    "decode_webhook",
+    "parse_webhook",
+    "verify_webhook",
+]
 
 _EVENT_HEADERS = (
     ("x-github-event", "github"),
@@ -99,27 +108,6 @@ def _forge_and_event(headers: Mapping[str, str]) -> tuple[str, str | None]:
     return "github", None
 
 
-def _decode_body(body: bytes, content_type: str) -> Any:
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    text = body.decode("utf-8", errors="replace")
-    if media_type == "application/x-www-form-urlencoded":
-        fields = parse_qs(text, keep_blank_values=True)
-        values = fields.get("payload")
-        if not values:
-            raise PayloadError("form body has no payload= field")
-        text = values[0]
-    elif media_type not in {"", "application/json"} and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"Content-Type {media_type!r} is not application/json or form-encoded"
-        )
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise PayloadError("body is JSON nested too deeply") from exc
-    except ValueError as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
-
-
 def _text(mapping: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
     value = mapping.get(key)
     if value is None:
@@ -140,35 +128,46 @@ def _person(commit: Mapping[str, Any], where: str) -> tuple[str, str]:
     return name or _text(author, "username", f"{where}.author") or email, email
 
 
+def _commit(item: Any, index: int, branch: str) -> PushedCommit:
+    where = f"commits[{index}]"
+    if not isinstance(item, Mapping):
+        raise PayloadError(f"{where} is not an object")
+    commit_id = _text(item, "id", where, required=True)
+    if not commit_id:
+        raise PayloadError(f"{where}.id is empty")
+    name, email = _person(item, where)
+    distinct = item.get("distinct", True)
+    return PushedCommit(
+        id=commit_id,
+        message=_text(item, "message", where),
+        author_name=name,
+        author_email=email,
+        url=_text(item, "url", where),
+        timestamp=_text(item, "timestamp", where),
+        branch=branch,
+        distinct=distinct is not False,
+    )
+
+
 def _commits(payload: Mapping[str, Any], branch: str) -> tuple[PushedCommit, ...]:
     raw = payload.get("commits")
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise PayloadError("push.commits is not a list")
-    commits = []
-    for index, item in enumerate(raw):
-        where = f"commits[{index}]"
-        if not isinstance(item, Mapping):
-            raise PayloadError(f"{where} is not an object")
-        commit_id = _text(item, "id", where, required=True)
-        if not commit_id:
-            raise PayloadError(f"{where}.id is empty")
-        name, email = _person(item, where)
-        distinct = item.get("distinct", True)
-        commits.append(
-            PushedCommit(
-                id=commit_id,
-                message=_text(item, "message", where),
-                author_name=name,
-                author_email=email,
-                url=_text(item, "url", where),
-                timestamp=_text(item, "timestamp", where),
-                branch=branch,
-                distinct=distinct is not False,
-            )
-        )
-    return tuple(commits)
+    # A big body's commits were converted as they were read, once its ref was known.
+    return tuple(
+        item if isinstance(item, PushedCommit) else _commit(item, index, branch)
+        for index, item in enumerate(raw)
+    )
+
+
+def _convert_early(item: Any, index: int, members: Mapping[str, Any]) -> Any:
+    """Convert a commit while a big body is read, if the ref read so far names a branch."""
+    ref = members.get("ref")
+    if not isinstance(ref, str) or not ref.startswith("refs/heads/"):
+        return item  # no branch yet (or none at all): _commits decides later
+    return _commit(item, index, ref.removeprefix("refs/heads/"))
 
 
 def _repository(payload: Mapping[str, Any], forge: str) -> str:
@@ -201,6 +200,31 @@ def _push(forge: str, payload: Mapping[str, Any], delivery_id: str) -> Push:
     return Push(forge, repository, ref, branch, _commits(payload, branch), delivery_id)
 
 
+def verify_webhook(headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> str | None:
+    """Which of ``secrets`` signed ``body`` (None when there are no secrets to check).
+
+    Each secret is checked on the raw body (GitLab: its ``X-Gitlab-Token``); ``SignatureError``
+    with the first secret's reason when none matches.
+    """
+    if not secrets:
+        return None
+    lowered = _lower(headers)
+    forge, _ = _forge_and_event(lowered)
+    failure: SignatureError | None = None
+    for secret in secrets:
+        try:
+            if forge == "gitlab":
+                verify_gitlab_token(lowered, secret)
+            else:
+                verify_signature(lowered, body, secret)
+        except SignatureError as exc:
+            failure = failure or exc
+            continue
+        return secret
+    assert failure is not None  # noqa: S101 - secrets is not empty
+    raise failure
+
+
 def parse_webhook(
     headers: Mapping[str, str],
     body: bytes,
@@ -212,14 +236,18 @@ def parse_webhook(
     With a ``secret``, the signature is checked on the raw body first (``SignatureError``).
     A body that is not a push, ping or other forge event raises ``PayloadError``.
     """
+    verify_webhook(headers, body, (secret,) if secret else ())
+    return decode_webhook(headers, body)
+
+
+def decode_webhook(headers: Mapping[str, str], body: bytes) -> WebhookEvent:
+    """Read one forge webhook delivery whose signature was checked (or needs none).
+
+    A body that is not a push, ping or other forge event raises ``PayloadError``.
+    """
     lowered = _lower(headers)
     forge, event = _forge_and_event(lowered)
-    if secret:
-        if forge == "gitlab":
-            verify_gitlab_token(lowered, secret)
-        else:
-            verify_signature(lowered, body, secret)
-    payload = _decode_body(body, lowered.get("content-type", ""))
+    payload = decode_body(body, lowered.get("content-type", ""), convert_commit=_convert_early)
     if not isinstance(payload, Mapping):
         raise PayloadError("body is not a JSON object")
     delivery_id = next(

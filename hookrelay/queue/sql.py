@@ -16,25 +16,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.operator_sql import OperatorQueries
-from hookrelay.queue.rows import COLUMNS, delivery_from_row, story_ids_column
+from hookrelay.queue.rows import COLUMNS, delivery_from_row
 from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
-
-# A commit is a duplicate while its row exists, and after pruning while its key is kept in
-# delivered_keys: a branch merged months later must not post its commits again. (SQLite needs
-# the WHERE clause to read ON CONFLICT as the upsert clause.)
-_INSERT = """
-INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
-                        repository, branch, summary, state, attempts, created_at, next_attempt_at,
-                        repaired, token_source, story_ids)
-SELECT :dedupe_key, :target_url, :token, :token_fingerprint, :commit_id, :body,
-       :repository, :branch, :summary, 'pending', 0, :now, :now, :repaired, :token_source,
-       :story_ids
-WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
-ON CONFLICT (dedupe_key) DO NOTHING
-"""
 
 _LEASE = f"""
 UPDATE deliveries
@@ -130,7 +117,6 @@ _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
 class Statements:
     """The queue's statements in one driver's placeholder style."""
 
-    insert: str
     lease: str
     delivered: str
     waiting: str
@@ -145,6 +131,7 @@ class Statements:
     keep_delivered_keys: str
     prune: str
     pending_bytes: str = ""
+    placeholder: str = "?"
 
     @classmethod
     def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
@@ -154,7 +141,6 @@ class Statements:
             return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
 
         return cls(
-            insert=style(_INSERT),
             lease=style(_LEASE.format(row_lock=row_lock)),
             delivered=style(_DELIVERED),
             waiting=style(_WAITING),
@@ -169,6 +155,7 @@ class Statements:
             keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
             pending_bytes=style(_PENDING_BYTES),
+            placeholder="%s" if pyformat else "?",
         )
 
 
@@ -212,12 +199,18 @@ class SqlStore(OperatorQueries):
 
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
-        queued = 0
-        with self._write() as db:
-            for item in items:
-                cursor = db.execute(self._sql.insert, _insert_parameters(item, now))
-                queued += cursor.rowcount
-        return EnqueueResult(queued=queued, duplicates=len(items) - queued)
+        return self.enqueue_groups([items], now=now)[0]
+
+    def enqueue_groups(
+        self, groups: Sequence[Sequence[NewDelivery]], *, now: float
+    ) -> list[EnqueueResult]:
+        """Queue several requests' commits in one transaction (one durable write for all of
+        them: group commit), and say for each group what was queued and what was known."""
+        inserted: set[str] = set()
+        if any(groups):
+            with self._write() as db:
+                inserted = insert_groups(db, self._sql.placeholder, groups, now=now)
+        return count_groups(groups, inserted)
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries until ``now + lease_seconds``; count an attempt."""
@@ -333,21 +326,3 @@ class SqlStore(OperatorQueries):
         with self._write() as db:
             db.execute(self._sql.keep_delivered_keys, parameters)
             return db.execute(self._sql.prune, parameters).rowcount
-
-
-def _insert_parameters(item: NewDelivery, now: float) -> dict[str, Any]:
-    return {
-        "dedupe_key": item.dedupe_key,
-        "target_url": item.target_url,
-        "token": item.token,
-        "token_fingerprint": item.token_fingerprint,
-        "commit_id": item.commit_id,
-        "body": item.body,
-        "repository": item.repository,
-        "branch": item.branch,
-        "summary": item.summary,
-        "repaired": item.repaired,
-        "now": now,
-        "token_source": item.token_source.value,
-        "story_ids": story_ids_column(item.story_ids),
-    }

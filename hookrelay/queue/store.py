@@ -21,6 +21,9 @@ from typing import Protocol
 
 from hookrelay.core.lifecycle import State
 
+# A commit to queue is what the routing plans, defined there so the core stays pure.
+from hookrelay.core.routing import NewDelivery, TokenSource
+
 __all__ = [
     "Attempt",
     "Delivery",
@@ -36,39 +39,6 @@ __all__ = [
     "TokenSource",
     "public_view",
 ]
-
-
-class TokenSource(enum.StrEnum):
-    """Where a delivery's token came from, which decides whether a retry may replace it."""
-
-    SETTINGS = "settings"
-    """The default or a route's token: a retry uses the one the settings hold now."""
-    COMMIT = "commit"
-    """Brought by the commit (``?token=``, the Tracker-compatible ingest): a retry keeps it."""
-    UNKNOWN = ""
-    """Queued before hookrelay recorded it: a retry keeps it, since nobody knows."""
-
-
-@dataclass(frozen=True, slots=True)
-class NewDelivery:
-    """A commit to queue for one Tracker target.
-
-    ``dedupe_key`` is target + token fingerprint + commit id: a second enqueue of the same key is
-    a no-op, however it arrives (redelivery, another branch, another replica).
-    """
-
-    dedupe_key: str
-    target_url: str
-    token: str = field(repr=False)  # needed to deliver; never shown
-    token_fingerprint: str
-    commit_id: str
-    body: bytes
-    repository: str = ""
-    branch: str = ""
-    summary: str = ""
-    repaired: str = ""  # what the ingest repaired in a body an old script broke ("" if nothing)
-    token_source: TokenSource = TokenSource.SETTINGS
-    story_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +170,12 @@ class QueueStore(Protocol):
 
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
+        ...
+
+    def enqueue_groups(
+        self, groups: Sequence[Sequence[NewDelivery]], *, now: float
+    ) -> list[EnqueueResult]:
+        """Queue several groups of items in one transaction; one result per group, in order."""
         ...
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:

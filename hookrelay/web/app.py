@@ -8,10 +8,12 @@ from collections.abc import Callable
 from fastapi import FastAPI
 
 from hookrelay import __version__
+from hookrelay.core.webhook_body import BIG_BODY_BYTES
 from hookrelay.metrics import RelayMetrics
+from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import QueueStore
-from hookrelay.relay import Routing
 from hookrelay.settings import Settings
+from hookrelay.web.body import BodyBudget, OffLoop
 from hookrelay.web.context import RelayContext
 from hookrelay.web.errors import install_error_handlers
 from hookrelay.web.routes import dashboard, deliveries, health, tracker, webhooks
@@ -39,10 +41,13 @@ def create_app(
     )
     app.state.relay = RelayContext(
         settings=settings,
-        routing=Routing.from_settings(settings),
+        routing=settings.routing(),
         store=store,
         metrics=metrics if metrics is not None else RelayMetrics(),
         clock=clock,
+        body_budget=BodyBudget(settings.body_budget_bytes),
+        off_loop=OffLoop(big=BIG_BODY_BYTES),
+        writer=GroupCommit(store),
     )
     install_error_handlers(app)
     app.include_router(webhooks.router)

@@ -1,16 +1,20 @@
-"""What the receiver's routes share: settings, routing table, store, metrics and clock."""
+"""What the receiver's routes share: settings, routing table, store, metrics, clock, body budget."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hookrelay.core.routing import Plan, Routing, SkipReason
 from hookrelay.metrics import RelayMetrics
-from hookrelay.queue.store import QueueStore
-from hookrelay.relay import Routing
+from hookrelay.queue.group_commit import GroupCommit
+from hookrelay.queue.store import EnqueueResult, QueueStore
 from hookrelay.settings import Settings
+from hookrelay.web.body import BodyBudget, OffLoop
 
 __all__ = ["RelayContext"]
+
+_PIECE = 1000  # rows a push writes in one go
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +26,28 @@ class RelayContext:
     store: QueueStore
     metrics: RelayMetrics
     clock: Callable[[], float]
+    body_budget: BodyBudget
+    off_loop: OffLoop
+    writer: GroupCommit
+
+    def queue(self, plan: Plan) -> EnqueueResult:
+        """Queue ``plan``'s deliveries (durable on return) and count what was queued and skipped.
+
+        Blocking (the stores are synchronous): routes call it from a worker thread. A big plan
+        is written in pieces, so the pushes arriving meanwhile are not held behind it; a push
+        whose later piece fails is answered 503 and its forge's redelivery finds the earlier
+        pieces already queued (the dedupe key), so nothing is lost or queued twice.
+        """
+        queued = duplicates = 0
+        deliveries = plan.deliveries
+        for start in range(0, len(deliveries), _PIECE):
+            piece = self.writer.enqueue(deliveries[start : start + _PIECE], now=self.clock())
+            queued += piece.queued
+            duplicates += piece.duplicates
+        result = EnqueueResult(queued=queued, duplicates=duplicates)
+        self.metrics.queued.inc(result.queued)
+        for reason, count in plan.skipped.items():
+            self.metrics.skipped.labels(reason=reason.value).inc(count)
+        if result.duplicates:
+            self.metrics.skipped.labels(reason=SkipReason.DUPLICATE.value).inc(result.duplicates)
+        return result

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.store import QueueStore
-from hookrelay.relay import Routing
-from hookrelay.settings import Settings
-from hookrelay.web.body import read_limited_body
+from hookrelay.web.body import budgeted_body
 from hookrelay.web.context import RelayContext
 
-__all__ = [
-    "AdminDep",
-    "BodyDep",
-    "ContextDep",
-    "MetricsDep",
-    "RoutingDep",
-    "SettingsDep",
-    "StoreDep",
-]
+__all__ = ["AdminDep", "BodyDep", "ContextDep", "StoreDep"]
 
 
-def get_context(request: Request) -> RelayContext:
-    """The context ``create_app`` stored on the application."""
+async def get_context(request: Request) -> RelayContext:
+    """The context ``create_app`` stored on the application (async: FastAPI runs a plain
+    function dependency in a worker thread, a hop per request for nothing)."""
     context: RelayContext = request.app.state.relay
     return context
 
@@ -34,42 +25,27 @@ def get_context(request: Request) -> RelayContext:
 ContextDep = Annotated[RelayContext, Depends(get_context)]
 
 
-def get_settings(context: ContextDep) -> Settings:
-    """The settings the app was built with."""
-    return context.settings
-
-
-def get_store(context: ContextDep) -> QueueStore:
+async def get_store(context: ContextDep) -> QueueStore:
     """The durable queue."""
     return context.store
 
 
-def get_routing(context: ContextDep) -> Routing:
-    """Where each repository's commits go."""
-    return context.routing
-
-
-def get_metrics(context: ContextDep) -> RelayMetrics:
-    """This process's Prometheus metrics."""
-    return context.metrics
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[QueueStore, Depends(get_store)]
-RoutingDep = Annotated[Routing, Depends(get_routing)]
-MetricsDep = Annotated[RelayMetrics, Depends(get_metrics)]
 
 
-async def get_body(request: Request, settings: SettingsDep) -> bytes:
-    """The raw body, read as a stream up to ``max_body_bytes`` (413 beyond)."""
-    return await read_limited_body(request, settings.max_body_bytes)
+async def get_body(request: Request, context: ContextDep) -> AsyncIterator[bytes]:
+    """The raw body, read as a stream up to ``max_body_bytes`` (413 beyond), within its share
+    of the body budget, which it holds until the request is answered."""
+    async with budgeted_body(request, context.settings.max_body_bytes, context.body_budget) as body:
+        yield body
 
 
 BodyDep = Annotated[bytes, Depends(get_body)]
 
 
-def require_admin(request: Request, settings: SettingsDep) -> None:
+async def require_admin(request: Request, context: ContextDep) -> None:
     """Let the request through only with ``Authorization: Bearer <HOOKRELAY_ADMIN_TOKEN>``."""
+    settings = context.settings
     if settings.admin_token is None or not settings.admin_token.get_secret_value():
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "the delivery list is off: set HOOKRELAY_ADMIN_TOKEN"

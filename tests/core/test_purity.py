@@ -20,7 +20,9 @@ PURE_STDLIB = [
     "dataclasses",
     "datetime",
     "email",
+    "codecs",
     "enum",
+    "fnmatch",  # fnmatchcase matches a name against a glob; it reads no file
     "functools",
     "hashlib",
     "hmac",

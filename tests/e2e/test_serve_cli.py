@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hookrelay.core.routing import Route, Routing, plan_push
 from hookrelay.core.tracker_api import TrackerTarget
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.queue import State, open_store
-from hookrelay.relay import Route, Routing, plan_push
 from tests.e2e.conftest import SECRET
 from tests.e2e.process import hookrelay_serve
 from tests.e2e.test_delivery import signed_headers

@@ -105,7 +105,7 @@ def start_receiver(folder: Path, **overrides: Any) -> Iterator[Receiver]:
     store = open_store(settings.database_url)
     metrics = RelayMetrics()
     try:
-        with running_app(create_app(settings, store, metrics=metrics)) as server:
+        with running_app(create_app(settings, store, metrics=metrics), settings) as server:
             yield Receiver(server.url, server.client, store, metrics, settings)
     finally:
         store.close()

@@ -13,6 +13,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from hookrelay.settings import Settings
+from hookrelay.web.connections import server_config
+
 
 @dataclass(frozen=True)
 class RunningServer:
@@ -31,11 +34,15 @@ def _free_socket() -> socket.socket:
 
 
 @contextmanager
-def running_app(app: FastAPI) -> Iterator[RunningServer]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 until the block ends."""
+def running_app(app: FastAPI, settings: Settings | None = None) -> Iterator[RunningServer]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 until the block ends; with ``settings``, as
+    ``hookrelay serve`` configures uvicorn (timeouts, connection cap)."""
     sock = _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    if settings is None:
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    else:
+        config = server_config(app, settings, access_log=False)
     server = uvicorn.Server(config)
     # Signal handlers belong to the main thread; a server in a thread must not install them.
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

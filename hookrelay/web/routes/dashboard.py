@@ -45,7 +45,7 @@ from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue.store import DeliveryFilter, State
 from hookrelay.redelivery import retry_deliveries
 from hookrelay.web.body import read_limited_body
-from hookrelay.web.deps import ContextDep, SettingsDep
+from hookrelay.web.deps import ContextDep
 
 __all__ = ["router"]
 
@@ -329,9 +329,9 @@ async def root() -> RedirectResponse:
 
 
 @router.post("/dashboard/login")
-async def login(request: Request, settings: SettingsDep) -> Response:
+async def login(request: Request, context: ContextDep) -> Response:
     """Check the admin token once; on success, set the session cookie and go where asked."""
-    admin = _admin_token(settings)
+    admin = _admin_token(context.settings)
     if admin is None:
         return closed_page()
     form = await _form(request)

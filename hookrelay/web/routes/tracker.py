@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.core.ingest import Ingested, ingest_form, ingest_v3_xml, ingest_v5_json
+from hookrelay.core.routing import plan_source_commit
 from hookrelay.core.source_commit import render_v3_xml
 from hookrelay.exceptions import UnsupportedMediaType
-from hookrelay.relay import plan_source_commit
 from hookrelay.web.body import read_limited_body
 from hookrelay.web.deps import ContextDep
 from hookrelay.web.errors import AnswerStyle, answer_errors_as
@@ -108,15 +107,9 @@ async def _ingest(
 
 async def _queue(endpoint: str, ingested: Ingested, context: ContextDep, token: str) -> Ingested:
     commit = ingested.commit
-    plan = plan_source_commit(commit, context.routing, token=token)
-    for reason, count in plan.skipped.items():
-        context.metrics.skipped.labels(reason=reason.value).inc(count)
-    deliveries = tuple(replace(d, repaired=ingested.repaired) for d in plan.deliveries)
-    if deliveries:
-        result = await run_in_threadpool(context.store.enqueue, deliveries, now=context.clock())
-        context.metrics.queued.inc(result.queued)
-        if result.duplicates:
-            context.metrics.skipped.labels(reason="duplicate").inc(result.duplicates)
+    plan = plan_source_commit(commit, context.routing, token=token, repaired=ingested.repaired)
+    deliveries = plan.deliveries
+    await run_in_threadpool(context.queue, plan)
     log.info(
         "source_commit %s via %s: %s%s",
         commit.commit_id,

@@ -8,22 +8,31 @@ durable queue (GitHub gives a hook 10 seconds: "Handling webhook deliveries", Gi
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
+from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
-from hookrelay.relay import plan_push, read_webhook
-from hookrelay.web.deps import BodyDep, ContextDep
-from hookrelay.web.token_gate import admit_push, refuse_unusable_token
+from hookrelay.web.body import budgeted_body
+from hookrelay.web.context import RelayContext
+from hookrelay.web.deps import get_context
+from hookrelay.web.token_gate import (
+    admit_push,
+    refuse_unusable_commit_ids,
+    refuse_unusable_token,
+)
 
 __all__ = ["WebhookAnswer", "router"]
 
 log = logging.getLogger("hookrelay.web")
 
 router = APIRouter(tags=["webhooks"])
+
+_ACCEPTED = status.HTTP_202_ACCEPTED
 
 TokenQuery = Annotated[
     str | None, Query(description="Tracker token for this hook's commits, as in Tracker's URL")
@@ -41,74 +50,92 @@ class WebhookAnswer(BaseModel):
     skipped_reasons: dict[str, int] = {}
 
 
-async def _receive(
-    endpoint: str, request: Request, body: bytes, context: ContextDep, token: str | None
-) -> WebhookAnswer:
+async def _receive(endpoint: str, request: Request, token: str | None) -> Response:
+    # The hot path reads its context and body itself rather than through BodyDep/ContextDep:
+    # FastAPI's dependency solving was a seventh of the receiver's CPU per push.
+    context = await get_context(request)
     context.metrics.received.labels(endpoint=endpoint).inc()
     refuse_unusable_token(token, "?token=")  # the ingest's door (issue 8, points 6 and 9)
-    event = read_webhook(request.headers, body, context.routing)
+    limit = context.settings.max_body_bytes
+    async with budgeted_body(request, limit, context.body_budget) as body:
+        # Verifying, decoding, planning and the durable write all run in a worker thread: a
+        # 25 MB push takes seconds of CPU and must not hold the event loop.
+        if token is None:
+            answer = await context.off_loop.run(
+                len(body), _handle, request.headers, body, context, token
+            )
+        else:
+            # A ?token= that hookrelay does not know is asked of the Tracker target (I/O, on
+            # the loop) between decoding the push and queueing it.
+            event = await context.off_loop.run(
+                len(body), read_webhook, request.headers, body, context.routing
+            )
+            if isinstance(event, Push):
+                await admit_push(request, event, token, len(body))
+            answer = await context.off_loop.run(len(body), _answer, event, context, token)
+    # Serialised here rather than validated again by FastAPI: the model is only ours.
+    return Response(answer.model_dump_json(), _ACCEPTED, media_type="application/json")
+
+
+def _handle(
+    headers: Mapping[str, str], body: bytes, context: RelayContext, token: str | None
+) -> WebhookAnswer:
+    return _answer(read_webhook(headers, body, context.routing), context, token)
+
+
+def _answer(
+    event: Push | Ping | IgnoredEvent, context: RelayContext, token: str | None
+) -> WebhookAnswer:
     if isinstance(event, Ping):
         log.info("ping from %s", event.forge, extra={"repository": event.repository})
         return WebhookAnswer(event="ping", repository=event.repository)
     if isinstance(event, IgnoredEvent):
         return WebhookAnswer(event=event.event)
-    await admit_push(request, event, token, len(body))
-    return await _queue(event, context, token)
+    refuse_unusable_commit_ids(event)
+    return _queue(event, context, token)
 
 
-async def _queue(push: Push, context: ContextDep, token: str | None) -> WebhookAnswer:
-    plan = plan_push(push, context.routing, token=token)
-    duplicates = queued = 0
-    if plan.deliveries:
-        # The store is synchronous (SQLite, psycopg); the answer waits for the durable write.
-        result = await run_in_threadpool(
-            context.store.enqueue, plan.deliveries, now=context.clock()
-        )
-        queued, duplicates = result.queued, result.duplicates
-    context.metrics.queued.inc(queued)
-    for reason, count in plan.skipped.items():
-        context.metrics.skipped.labels(reason=reason.value).inc(count)
-    if duplicates:
-        context.metrics.skipped.labels(reason="duplicate").inc(duplicates)
-    answer = WebhookAnswer(
-        event="push",
-        repository=push.repository,
-        queued=queued,
-        duplicates=duplicates,
-        skipped=plan.skipped_total,
-        skipped_reasons={reason.value: count for reason, count in plan.skipped.items()},
-    )
+def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswer:
+    queued = duplicates = 0
+    skipped: Counter[SkipReason] = Counter()
+    # Planned and queued a piece at a time: a big push's rendered bodies are never all held.
+    for piece in plan_push_in_pieces(push, context.routing, token=token):
+        result = context.queue(piece)
+        queued += result.queued
+        duplicates += result.duplicates
+        skipped.update(piece.skipped)
     log.info(
         "push to %s %s: %d queued, %d already queued, %d skipped",
         push.repository or "?",
         push.ref,
         queued,
         duplicates,
-        plan.skipped_total,
+        skipped.total(),
         extra={"forge": push.forge, "delivery": push.delivery_id or "-"},
     )
-    return answer
+    return WebhookAnswer(
+        event="push",
+        repository=push.repository,
+        queued=queued,
+        duplicates=duplicates,
+        skipped=skipped.total(),
+        skipped_reasons={reason.value: count for reason, count in skipped.items()},
+    )
 
 
-@router.post("/github", status_code=status.HTTP_202_ACCEPTED)
-async def github(
-    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+@router.post("/github", status_code=_ACCEPTED, response_model=WebhookAnswer)
+async def github(request: Request, token: TokenQuery = None) -> Response:
     """A GitHub, Gitea, Forgejo or Gogs webhook (JSON or ``payload=`` form)."""
-    return await _receive("github", request, body, context, token)
+    return await _receive("github", request, token)
 
 
-@router.post("/services/v3/github_commits", status_code=status.HTTP_202_ACCEPTED)
-async def tracker_github_commits(
-    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+@router.post("/services/v3/github_commits", status_code=_ACCEPTED, response_model=WebhookAnswer)
+async def tracker_github_commits(request: Request, token: TokenQuery = None) -> Response:
     """The same webhook at Tracker's own URL, ``?token=`` naming the Tracker token."""
-    return await _receive("github_commits", request, body, context, token)
+    return await _receive("github_commits", request, token)
 
 
-@router.post("/gitlab", status_code=status.HTTP_202_ACCEPTED)
-async def gitlab(
-    request: Request, body: BodyDep, context: ContextDep, token: TokenQuery = None
-) -> WebhookAnswer:
+@router.post("/gitlab", status_code=_ACCEPTED, response_model=WebhookAnswer)
+async def gitlab(request: Request, token: TokenQuery = None) -> Response:
     """A GitLab push hook, checked with ``X-Gitlab-Token`` when a secret is set."""
-    return await _receive("gitlab", request, body, context, token)
+    return await _receive("gitlab", request, token)

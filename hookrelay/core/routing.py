@@ -1,7 +1,8 @@
 """Which commits of a push go where: the routing between a webhook and the durable queue.
 
-No I/O here: it takes a decoded push (or one ``source_commit``) and the routing table built
-from the settings, and returns the ``NewDelivery`` rows to queue plus what it skipped and why:
+No I/O here: it takes a decoded push (or one ``source_commit``) and the routing table
+(``Settings.routing()`` builds it from the settings, with plain strings for secrets and
+tokens), and returns the ``NewDelivery`` rows to queue plus what it skipped and why:
 
 ================  ==============================================================================
 skip reason       when
@@ -23,26 +24,26 @@ import enum
 import fnmatch
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-
-from pydantic import SecretStr
 
 from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
-from hookrelay.core.webhooks import Push, WebhookEvent, parse_webhook
+from hookrelay.core.webhooks import Push, WebhookEvent, decode_webhook, verify_webhook
 from hookrelay.exceptions import InputError, SignatureError
-from hookrelay.queue.store import NewDelivery, TokenSource
-from hookrelay.settings import Settings
 
 __all__ = [
+    "NewDelivery",
     "Plan",
     "Route",
     "Routing",
     "SkipReason",
+    "TokenSource",
     "dedupe_key",
+    "ingested_commit_key",
     "plan_push",
+    "plan_push_in_pieces",
     "plan_source_commit",
     "read_webhook",
 ]
@@ -50,12 +51,50 @@ __all__ = [
 _SUMMARY_LENGTH = 120
 
 
+class TokenSource(enum.StrEnum):
+    """Where a delivery's token came from, which decides whether a retry may replace it."""
+
+    SETTINGS = "settings"
+    """The default or a route's token: a retry uses the one the settings hold now."""
+    COMMIT = "commit"
+    """Brought by the commit (``?token=``, the Tracker-compatible ingest): a retry keeps it."""
+    UNKNOWN = ""
+    """Queued before hookrelay recorded it: a retry keeps it, since nobody knows."""
+
+
 class SkipReason(enum.StrEnum):
-    """Why a commit was not queued (the ``reason`` label of the skipped metric)."""
+    """Why a commit was not queued (the ``reason`` label of the skipped metric).
+
+    The plan decides the first three; ``DUPLICATE`` is the store's answer for a commit whose
+    dedupe key it already holds.
+    """
 
     BRANCH = "branch"
     NOT_DISTINCT = "not_distinct"
     NO_STORY = "no_story"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A commit to queue for one Tracker target.
+
+    ``dedupe_key`` is target + token fingerprint + commit id: a second enqueue of the same key is
+    a no-op, however it arrives (redelivery, another branch, another replica).
+    """
+
+    dedupe_key: str
+    target_url: str
+    token: str = field(repr=False)  # needed to deliver; never shown
+    token_fingerprint: str
+    commit_id: str
+    body: bytes
+    repository: str = ""
+    branch: str = ""
+    summary: str = ""
+    repaired: str = ""  # what the ingest repaired in a body an old script broke ("" if nothing)
+    token_source: TokenSource = TokenSource.SETTINGS
+    story_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +119,6 @@ class Routing:
     repositories: Mapping[str, Route] = field(default_factory=dict)
     all_commits: bool = False
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Routing:
-        """Build the table from the settings, each route inheriting what it does not set."""
-        default = Route(
-            target=settings.target,
-            token=_reveal(settings.tracker_token),
-            branches=settings.branches,
-            secret=_reveal(settings.github_secret),
-        )
-        repositories = {
-            name: Route(
-                target=TrackerTarget.parse(route.target) if route.target else default.target,
-                token=_reveal(route.token) or default.token,
-                branches=default.branches if route.branches is None else route.branches,
-                secret=_reveal(route.secret) or default.secret,
-            )
-            for name, route in settings.routes.items()
-        }
-        return cls(default, repositories, settings.all_commits)
-
     def route_for(self, repository: str) -> Route:
         """The route of ``owner/name`` (case-insensitive), or the default route."""
         return self.repositories.get(repository.lower(), self.default)
@@ -123,11 +142,6 @@ class Plan:
         return sum(self.skipped.values())
 
 
-def _reveal(value: SecretStr | None) -> str | None:
-    """The text of a secret setting; an empty one counts as unset."""
-    return (value.get_secret_value() or None) if value is not None else None
-
-
 def dedupe_key(target: TrackerTarget, fingerprint: str, commit_id: str) -> str:
     """The store's unique key: one commit goes once to one target with one token."""
     return f"{target.base_url} {fingerprint} {commit_id}"
@@ -146,33 +160,24 @@ def ingested_commit_key(commit: SourceCommit) -> str:
 
 
 def read_webhook(headers: Mapping[str, str], body: bytes, routing: Routing) -> WebhookEvent:
-    """Verify and decode a forge webhook against the secret of the repository it names.
+    """Verify and decode a forge webhook; its signature must be its own repository's.
 
-    Each configured secret is tried on the raw body before anything is decoded; the decoded
-    repository must then be one whose route expects the secret that matched. Once any secret is
-    configured (the default or a route's), nothing unsigned is decoded at all: a push cannot
-    dodge a route's secret by naming another repository.
+    Each configured secret is tried on the raw body (an HMAC each) before anything is decoded,
+    and the body is decoded once. The repository it names must then be one whose route expects
+    the secret that matched: a route's secret authenticates its own repository only. Once any
+    secret is configured (the default or a route's), nothing unsigned is decoded at all, so a
+    push cannot dodge a route's secret by naming another repository.
     """
-    matched: str | None = None
-    failure: SignatureError | None = None
-    event: WebhookEvent | None = None
-    for secret in routing.secrets():
-        try:
-            event = parse_webhook(headers, body, secret=secret)
-        except SignatureError as exc:
-            failure = failure or exc
-            continue
-        matched = secret
-        break
-    if event is None:
-        if failure is not None:
-            raise failure
-        event = parse_webhook(headers, body)
+    secrets = routing.secrets()
+    matched = verify_webhook(headers, body, secrets)
+    event = decode_webhook(headers, body)
     expected = routing.route_for(getattr(event, "repository", "")).secret
-    if expected is not None and expected != matched:
-        # Raises the core's own reason (missing header, mismatch) for the secret expected.
-        parse_webhook(headers, body, secret=expected)
-        raise SignatureError("signature was made with another repository's secret")
+    if expected != matched:
+        raise SignatureError(
+            "the signature was made with another repository's secret"
+            if expected is not None
+            else "the signature matches no secret for this repository"
+        )
     return event
 
 
@@ -181,48 +186,69 @@ def plan_push(push: Push, routing: Routing, *, token: str | None = None) -> Plan
 
     ``InputError`` when a commit should be queued but no Tracker token is known for it.
     """
-    route = routing.route_for(push.repository)
+    deliveries: list[NewDelivery] = []
     skipped: Counter[SkipReason] = Counter()
-    commits = []
-    for commit in push.commits:
-        if not route.relays(commit.branch):
-            skipped[SkipReason.BRANCH] += 1
-        elif not commit.distinct and not route.branches:
-            skipped[SkipReason.NOT_DISTINCT] += 1
-        elif not routing.all_commits and not parse_message(commit.message):
-            skipped[SkipReason.NO_STORY] += 1
-        else:
-            commits.append(commit)
-    if not commits:
-        return Plan((), skipped)
-    chosen = _token(token, route, push.repository)
+    for piece in plan_push_in_pieces(push, routing, token=token):
+        deliveries += piece.deliveries
+        skipped.update(piece.skipped)
+    return Plan(tuple(deliveries), skipped)
+
+
+def plan_push_in_pieces(
+    push: Push, routing: Routing, *, token: str | None = None, size: int = 1000
+) -> Iterator[Plan]:
+    """``plan_push`` a piece of at most ``size`` commits at a time, so the rendered bodies of a
+    push of 36,000 commits are not all held at once (they are queued piece by piece).
+
+    The token is checked before the first delivery is made, so ``InputError`` comes before
+    anything of the push could have been queued.
+    """
+    route = routing.route_for(push.repository)
+    chosen: tuple[str, str] | None = None  # the token and its fingerprint, once needed
+    # A token the commit brought (?token=) stays on a retry; one from the settings is replaced.
     source = TokenSource.COMMIT if token else TokenSource.SETTINGS
-    deliveries = tuple(
-        _delivery(
-            c.to_source_commit(),
-            route.target,
-            chosen,
-            push.repository,
-            c.branch,
-            token_source=source,
-        )
-        for c in commits
-    )
-    return Plan(deliveries, skipped)
+    for start in range(0, len(push.commits), size):
+        skipped: Counter[SkipReason] = Counter()
+        deliveries = []
+        for commit in push.commits[start : start + size]:
+            if not route.relays(commit.branch):
+                skipped[SkipReason.BRANCH] += 1
+            elif not commit.distinct and not route.branches:
+                skipped[SkipReason.NOT_DISTINCT] += 1
+            elif not routing.all_commits and not parse_message(commit.message):
+                skipped[SkipReason.NO_STORY] += 1
+            else:
+                if chosen is None:
+                    known = _token(token, route, push.repository)
+                    chosen = (known, token_fingerprint(known))
+                deliveries.append(
+                    _delivery(
+                        commit.to_source_commit(), route.target, *chosen, push.repository,
+                        commit.branch, token_source=source,
+                    )
+                )  # fmt: skip
+        yield Plan(tuple(deliveries), skipped)
 
 
 def plan_source_commit(
-    commit: SourceCommit, routing: Routing, *, token: str, repository: str = ""
+    commit: SourceCommit, routing: Routing, *, token: str, repository: str = "", repaired: str = ""
 ) -> Plan:
-    """The delivery of one ``source_commit`` posted to the Tracker-compatible ingest."""
+    """The delivery of one ``source_commit`` posted to the Tracker-compatible ingest;
+    ``repaired`` says what was mended in a body an old script broke (shown to the operator)."""
     if not routing.all_commits and not parse_message(commit.message):
         return Plan((), {SkipReason.NO_STORY: 1})
     route = routing.route_for(repository)
     delivery = _delivery(
-        commit, route.target, token, repository, "", token_source=TokenSource.COMMIT
+        commit,
+        route.target,
+        token,
+        token_fingerprint(token),
+        repository,
+        "",
+        token_source=TokenSource.COMMIT,
     )
     key = dedupe_key(route.target, delivery.token_fingerprint, ingested_commit_key(commit))
-    return Plan((replace(delivery, dedupe_key=key),), {})
+    return Plan((replace(delivery, dedupe_key=key, repaired=repaired),), {})
 
 
 def _token(explicit: str | None, route: Route, repository: str) -> str:
@@ -240,16 +266,16 @@ def _summary(message: str) -> str:
     return first if len(first) <= _SUMMARY_LENGTH else first[: _SUMMARY_LENGTH - 1] + "…"
 
 
-def _delivery(
+def _delivery(  # noqa: PLR0917 - the fields of a delivery
     commit: SourceCommit,
     target: TrackerTarget,
     token: str,
+    fingerprint: str,
     repository: str,
     branch: str,
     *,
-    token_source: TokenSource = TokenSource.SETTINGS,
+    token_source: TokenSource,
 ) -> NewDelivery:
-    fingerprint = token_fingerprint(token)
     return NewDelivery(
         dedupe_key=dedupe_key(target, fingerprint, commit.commit_id),
         target_url=target.base_url,

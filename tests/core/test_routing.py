@@ -8,12 +8,20 @@ from typing import Any
 
 import pytest
 
+from hookrelay.core.routing import (
+    Route,
+    Routing,
+    SkipReason,
+    plan_push,
+    plan_push_in_pieces,
+    plan_source_commit,
+    read_webhook,
+)
 from hookrelay.core.signatures import sign
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.core.webhooks import Ping, Push, PushedCommit
 from hookrelay.exceptions import InputError, SignatureError
-from hookrelay.relay import Route, Routing, SkipReason, plan_push, plan_source_commit, read_webhook
 from hookrelay.settings import Settings
 
 V5 = TrackerTarget.parse("http://127.0.0.1:9/services/v5")
@@ -162,7 +170,7 @@ def test_no_token_is_fine_when_nothing_would_be_queued() -> None:
 
 
 def test_routes_inherit_what_they_do_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Routing.from_settings fills a route's missing fields from the global settings."""
+    """Settings.routing() fills a route's missing fields from the global settings."""
     for name in [n for n in os.environ if n.startswith("HOOKRELAY_")]:
         monkeypatch.delenv(name)
     settings = Settings(
@@ -172,7 +180,7 @@ def test_routes_inherit_what_they_do_not_set(monkeypatch: pytest.MonkeyPatch) ->
         branches=("main",),
         routes={"Octo/Cat": {"target": V3.base_url}, "a/b": {"branches": [], "secret": "ab"}},
     )
-    table = Routing.from_settings(settings)
+    table = settings.routing()
     assert table.route_for("OCTO/cat") == Route(V3, "global", ("main",), "global-secret")
     assert table.route_for("a/b") == Route(V5, "global", (), "ab")
     assert table.route_for("other/repo") == table.default
@@ -205,7 +213,7 @@ def _signed(body: bytes, secret: str | None) -> dict[str, str]:
         (None, "octo/secret", None, False),
         (None, "octo/secret", "other", False),
         ("global", "octo/secret", "global", False),
-        (None, "octo/cat", "route", True),
+        (None, "octo/cat", "route", False),
     ],
     ids=[
         "unsigned-refused-once-any-secret-is-set",
@@ -216,7 +224,7 @@ def _signed(body: bytes, secret: str | None) -> dict[str, str]:
         "route-missing",
         "route-other",
         "route-not-global",
-        "open-repo-any-signature",
+        "another-repositorys-secret",
     ],
 )
 def test_webhook_secret_is_the_repositorys(
@@ -268,3 +276,21 @@ def test_ingested_revisions_are_told_apart_by_what_they_say() -> None:
     keys = [plan_source_commit(c, routing(), token="t").deliveries[0].dedupe_key for c in (a, b, a)]
     assert keys[0] != keys[1]
     assert keys[0] == keys[2]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000], ids=["one", "two", "three", "all"])
+def test_planning_in_pieces_gives_the_whole_plan(size: int) -> None:
+    """Pieces of any size add up to plan_push's deliveries and skips, in order."""
+    commits = [commit(f"{n:x}", "[#1] s" if n % 3 else "no story") for n in range(7)]
+    whole = plan_push(push(*commits), routing())
+    pieces = list(plan_push_in_pieces(push(*commits), routing(), size=size))
+    assert len(pieces) == -(-7 // size)
+    assert tuple(d for p in pieces for d in p.deliveries) == whole.deliveries
+    assert sum(p.skipped_total for p in pieces) == whole.skipped_total == 3
+
+
+def test_a_missing_token_is_refused_before_the_first_piece() -> None:
+    """With no token for the push, the very first piece raises: nothing could be queued."""
+    pieces = plan_push_in_pieces(push(commit("a"), commit("b")), Routing(Route(V5)), size=1)
+    with pytest.raises(InputError, match="no Tracker token"):
+        next(pieces)

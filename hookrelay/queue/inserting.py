@@ -1,0 +1,93 @@
+"""Queueing commits: many rows in one statement, and what each request's commits became.
+
+A write pays one round trip per statement (and, for SQLite, one release of the GIL per
+statement rather than per row), so commits are inserted up to 1,000 in one
+``INSERT … SELECT … FROM (VALUES …)``. A commit is a duplicate while its row exists, and after
+pruning while its key is kept in ``delivered_keys``: a branch merged months later must not post
+its commits again. ``RETURNING`` names the rows actually inserted, so each request (a group)
+gets its own counts even when several share a transaction (``hookrelay.queue.group_commit``).
+Shared by both stores: only the placeholder differs (``?`` for sqlite3, ``%s`` for psycopg).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from hookrelay.queue.rows import story_ids_column
+from hookrelay.queue.store import EnqueueResult, NewDelivery
+
+__all__ = ["ROWS_A_STATEMENT", "count_groups", "insert_groups"]
+
+# VALUES columns are column1..column12 in both databases. (SQLite needs the WHERE clause to read
+# ON CONFLICT as the upsert clause.)
+_INSERT_MANY = """
+INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
+                        repository, branch, summary, repaired, token_source, story_ids,
+                        state, attempts, created_at, next_attempt_at)
+SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9,
+       column10, column11, column12, 'pending', 0, {now}, {now}
+FROM (VALUES {rows}) AS v
+WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.column1)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING dedupe_key
+"""
+_COLUMNS = 12
+ROWS_A_STATEMENT = 1000  # 12,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(rows: int, placeholder: str) -> str:
+    row = "(" + ", ".join([placeholder] * _COLUMNS) + ")"
+    return _INSERT_MANY.format(now=placeholder, rows=", ".join([row] * rows))
+
+
+def _row(item: NewDelivery) -> tuple[Any, ...]:
+    return (
+        item.dedupe_key,
+        item.target_url,
+        item.token,
+        item.token_fingerprint,
+        item.commit_id,
+        item.body,
+        item.repository,
+        item.branch,
+        item.summary,
+        item.repaired,
+        item.token_source.value,
+        story_ids_column(item.story_ids),
+    )
+
+
+def insert_groups(
+    db: Any, placeholder: str, groups: Sequence[Sequence[NewDelivery]], *, now: float
+) -> set[str]:
+    """Insert every group's commits inside the open transaction ``db``; the keys inserted."""
+    items = [item for group in groups for item in group]
+    inserted: set[str] = set()
+    for start in range(0, len(items), ROWS_A_STATEMENT):
+        piece = items[start : start + ROWS_A_STATEMENT]
+        parameters: list[Any] = [now, now]
+        for item in piece:
+            parameters += _row(item)
+        cursor = db.execute(_statement(len(piece), placeholder), parameters)
+        inserted.update(row[0] for row in cursor.fetchall())
+    return inserted
+
+
+def count_groups(
+    groups: Sequence[Sequence[NewDelivery]], inserted: set[str]
+) -> list[EnqueueResult]:
+    """What each group's commits became, given the keys inserted; a key two groups share was
+    queued by the first of them."""
+    left = set(inserted)
+    results = []
+    for group in groups:
+        queued = 0
+        for item in group:
+            if item.dedupe_key in left:
+                left.discard(item.dedupe_key)
+                queued += 1
+        results.append(EnqueueResult(queued=queued, duplicates=len(group) - queued))
+    return results
