@@ -17,14 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from hookrelay.exceptions import InputError
-from hookrelay.hooks.installer import (
-    HookForm,
-    install_git,
-    install_svn,
-    uninstall_git,
-    uninstall_svn,
-)
-from hookrelay.hooks.run import run_chained, run_git_hook, run_svn_hook
 
 __all__ = ["register"]
 
@@ -164,6 +156,8 @@ def _settings(args: argparse.Namespace) -> dict[str, str]:
 
 def run_install(args: argparse.Namespace) -> int:
     """Install the hook and say where, in one line."""
+    from hookrelay.hooks.installer import HookForm, install_git, install_svn
+
     values = _settings(args)
     form = HookForm.STANDALONE if args.standalone else HookForm.PYTHON
     if args.kind == "git":
@@ -182,6 +176,8 @@ def run_install(args: argparse.Namespace) -> int:
 
 def run_uninstall(args: argparse.Namespace) -> int:
     """Remove the hook and say what was removed."""
+    from hookrelay.hooks.installer import uninstall_git, uninstall_svn
+
     removed = uninstall_git(args.repo) if args.kind == "git" else uninstall_svn(args.repo)
     if removed:
         print("hookrelay: removed " + ", ".join(str(path) for path in removed))
@@ -192,6 +188,8 @@ def run_uninstall(args: argparse.Namespace) -> int:
 
 def run_hook(args: argparse.Namespace) -> int:
     """Run the chained hook, then relay; exit with the chained hook's status, whatever happens."""
+    from hookrelay.hooks.run import run_chained
+
     started = time.monotonic()
     stdin: bytes | None = None
     if args.job == "git-post-receive" and not args.resend:
@@ -208,18 +206,31 @@ def run_hook(args: argparse.Namespace) -> int:
             print(f"hookrelay: could not run the chained hook: {exc}", file=sys.stderr)
             status = 126
     try:
-        if args.job == "svn-post-commit":
-            summary = run_svn_hook(
-                Path(args.repository), args.revision, resend=args.resend, started=started
-            )
-        else:
-            job = args.job.removeprefix("git-")
-            summary = run_git_hook(job, stdin or b"", resend=args.resend, started=started)
+        summary = _relay(args, stdin or b"", started)
     except Exception as exc:  # noqa: BLE001 - a hook must never fail the push it serves
         summary = f"hookrelay: nothing sent: {type(exc).__name__}: {_one_line(str(exc))}"
     if summary:
         print(summary, file=sys.stderr)
     return status
+
+
+def _relay(args: argparse.Namespace, stdin: bytes, started: float) -> str:
+    """Relay with the repository's system: GitPython is imported for git jobs only."""
+    from hookrelay.hooks.run import run_hook
+
+    if args.job == "svn-post-commit":
+        from hookrelay.hooks.svn_reader import SvnSystem
+
+        return run_hook(
+            SvnSystem(Path(args.repository), args.revision), resend=args.resend, started=started
+        )
+    from hookrelay.hooks.git_reader import GitSystem
+
+    system = GitSystem(args.job.removeprefix("git-"), stdin)
+    try:
+        return run_hook(system, resend=args.resend, started=started)
+    finally:
+        system.close()
 
 
 def _one_line(text: str) -> str:

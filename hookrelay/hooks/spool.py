@@ -2,14 +2,17 @@
 
 Layout, shared with the shell hooks so either form can send what the other spooled::
 
-    <state>/spool/<time>.<pid>.<n>.<commit id>   one file a commit; names sort oldest first; it
-                                                 holds how many runs Tracker failed it (empty: 0)
+    <state>/spool/<stamp>.<pid>.<n>.<commit id>  one file a commit; names sort in the order the
+                                                 commits were spooled; it holds how many runs
+                                                 Tracker failed it (empty: 0)
     <state>/refused/<same name>                  commits Tracker refused for good (see the log)
     <state>/lock/pid                             held by the one hook sending right now
 
-``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. The lock is a
-directory because ``mkdir`` is atomic everywhere, POSIX sh included; a lock whose holder has
-died is taken over.
+``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. ``<stamp>`` is the
+time in seconds, or one more than the newest stamp already spooled when that is later: two
+pushes in one second sort in the order they were spooled, whatever their process ids (which
+wrap). Only hooks spooling at the very same moment share a stamp, and their order is theirs
+to pick. The lock is a ``hookrelay.hooks.dirlock``.
 
 In a repository shared with a group (git's ``core.sharedRepository``) the folders are made
 group-writable and setgid, as git makes its own objects folders, and the hook runs with umask
@@ -20,10 +23,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from hookrelay.hooks import dirlock
 
 __all__ = ["Spool", "SpoolEntry"]
 
@@ -40,6 +44,12 @@ class SpoolEntry:
     def commit_id(self) -> str:
         """The git hash or svn revision this entry stands for."""
         return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def stamp(self) -> int:
+        """The number the name starts with (0 when it is not one)."""
+        head = self.name.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
 
 
 class Spool:
@@ -75,14 +85,17 @@ class Spool:
                     pass
 
     def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
-        """Spool each commit not already waiting, in the given (oldest first) order."""
-        waiting = {entry.commit_id for entry in self.pending()}
+        """Spool each commit not already waiting, in the given (oldest first) order, after
+        every commit already spooled (see the module's layout for the stamp)."""
+        pending = self.pending()
+        waiting = {entry.commit_id for entry in pending}
+        stamp = max([now, *(entry.stamp + 1 for entry in pending[-1:])])
         added = 0
         for number, commit_id in enumerate(commit_ids, start=1):
             if not _COMMIT_ID.match(commit_id) or commit_id in waiting:
                 continue
             waiting.add(commit_id)
-            (self.folder / f"{now:010d}.{pid:07d}.{number:06d}.{commit_id}").touch()
+            (self.folder / f"{stamp:010d}.{pid:07d}.{number:06d}.{commit_id}").touch()
             added += 1
         return added
 
@@ -117,36 +130,8 @@ class Spool:
 
     def try_lock(self) -> bool:
         """Take the sending lock; False when another live hook holds it."""
-        if self._take_lock():
-            return True
-        try:
-            holder = int((self._lock / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return False  # being taken right now, or written by something we do not know
-        if _alive(holder):
-            return False
-        # The holder died without unlocking (killed, machine reset): take the lock over.
-        shutil.rmtree(self._lock, ignore_errors=True)
-        return self._take_lock()
+        return dirlock.try_take(self._lock)
 
     def unlock(self) -> None:
         """Give the sending lock back."""
-        shutil.rmtree(self._lock, ignore_errors=True)
-
-    def _take_lock(self) -> bool:
-        try:
-            self._lock.mkdir()
-        except FileExistsError:
-            return False
-        (self._lock / "pid").write_text(f"{os.getpid()}\n")
-        return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
+        dirlock.release(self._lock)

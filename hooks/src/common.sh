@@ -1,5 +1,9 @@
 set -u
 umask 077
+# Spooled commits a hook sends while the pusher waits, and the seconds one post may take in
+# the background (hookrelay.hooks.run's FOREGROUND_COMMITS and POST_DEADLINE).
+HR_FOREGROUND_COMMITS=8
+HR_POST_DEADLINE=30
 # Subversion runs hooks with an empty environment.
 PATH=${PATH:-/usr/local/bin:/usr/bin:/bin}
 export PATH
@@ -83,6 +87,17 @@ hr_check_config() {  # url and token set and sane; sets hr_format and hr_endpoin
         hr_problem="hookrelay is not configured (no token)"
         return 1
     fi
+    # The rule of hookrelay.core.tracker_api.is_usable_token: what X-TrackerToken can carry.
+    case $hr_token in
+        *[!!-~]*)
+            hr_problem="the token must be visible ASCII characters with no spaces or controls"
+            return 1
+            ;;
+    esac
+    if [ "${#hr_token}" -gt 256 ]; then
+        hr_problem="the token must be at most 256 characters"
+        return 1
+    fi
     case $hr_budget in '' | *[!0-9]*) hr_budget=4 ;; esac
     case $hr_all in true) ;; *) hr_all=false ;; esac
     hr_endpoint=$hr_url/source_commits
@@ -94,29 +109,41 @@ hr_curl_quoted() {  # a value as a double-quoted string of a curl config file
 
 hr_enqueue() {  # commit ids on stdin, oldest first, into the spool (once each)
     # One listing of the spool and one awk pass: linear in the size of the push and the spool.
+    # Names start with a stamp: the time, or one more than the newest stamp spooled when that
+    # is later, so they sort in the order commits were spooled whatever the (wrapping) pids.
     # shellcheck disable=SC2012 # entry names are digits, dots and hex
     LC_ALL=C ls "$hr_spool" > "$hr_tmp/spooled"
     LC_ALL=C awk -v t="$(date +%s)" -v p="$$" -v spooled="$hr_tmp/spooled" '
-        BEGIN { while ((getline l < spooled) > 0) { k = split(l, f, "."); have[f[k]] = 1 } }
+        BEGIN {
+            while ((getline l < spooled) > 0) {
+                k = split(l, f, "."); have[f[k]] = 1
+                if (f[1] ~ /^[0-9]+$/ && f[1] + 0 >= t + 0) t = f[1] + 1
+            }
+        }
         /^[0-9a-f]+$/ && !($0 in have) { have[$0] = 1; printf "%010d.%07d.%06d.%s\n", t, p, NR, $0 }
     ' > "$hr_tmp/new"
     [ -s "$hr_tmp/new" ] && (cd "$hr_spool" && xargs touch < "$hr_tmp/new")
 }
 
-hr_lock() {  # take the spool lock; false when another live hook holds it
-    if mkdir "$hr_state/lock" 2>/dev/null; then
-        echo "$$" > "$hr_state/lock/pid"
+hr_take_lock() {  # $1: a lock folder. False when another live process holds it
+    # The hooks' one lock (hookrelay.hooks.dirlock): mkdir is atomic; the holder's pid inside.
+    if mkdir "$1" 2>/dev/null; then
+        echo "$$" > "$1/pid"
         return 0
     fi
-    hr_holder=$(cat "$hr_state/lock/pid" 2>/dev/null) || hr_holder=
+    hr_holder=$(cat "$1/pid" 2>/dev/null) || hr_holder=
     case $hr_holder in '' | *[!0-9]*) return 1 ;; esac
     # Another user's live hook (a shared repository) cannot be signalled, but is in /proc.
     kill -0 "$hr_holder" 2>/dev/null && return 1
     [ -d "/proc/$hr_holder" ] && return 1
     # The holder died without unlocking (killed, machine reset): take the lock over.
-    rm -rf "$hr_state/lock"
-    mkdir "$hr_state/lock" 2>/dev/null || return 1
-    echo "$$" > "$hr_state/lock/pid"
+    rm -rf "$1"
+    mkdir "$1" 2>/dev/null || return 1
+    echo "$$" > "$1/pid"
+}
+
+hr_lock() {  # take the spool lock; false when another live hook holds it
+    hr_take_lock "$hr_state/lock"
 }
 
 hr_unlock() {
@@ -134,7 +161,8 @@ hr_answer_line() {  # $1: an answer file; its start on one line, any copy of the
         }' "$1" 2>/dev/null
 }
 
-hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take. 1: stop sending
+hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take, $3: seconds the
+    # whole chunk may take ('' for no limit). 0: sent, 1: stop sending, 2: the spool is empty
     # shellcheck disable=SC2012 # entry names are digits, dots and hex
     LC_ALL=C ls "$hr_spool" | head -n "$1" > "$hr_tmp/chunk"
     [ -s "$hr_tmp/chunk" ] || return 2
@@ -190,9 +218,7 @@ hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take. 1:
         hr_stop=1
     fi
     if [ -s "$hr_tmp/curl.cfg" ]; then
-        # The token travels in the config file, never on a command line that ps could show.
-        curl -q -s -S --fail-early -K "$hr_tmp/curl.cfg" > "$hr_tmp/results" 2> "$hr_tmp/curl.err"
-        hr_curl_status=$?
+        hr_run_curl "$3"
         while read -r hr_code hr_entry; do
             hr_id=${hr_entry##*.}
             case $hr_code in
@@ -237,7 +263,12 @@ hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take. 1:
                     ;;
             esac
         done < "$hr_tmp/results"
-        if [ "$hr_curl_status" -ne 0 ] && [ "$hr_stop" -eq 0 ]; then
+        if [ -e "$hr_tmp/cut" ] && [ "$hr_stop" -eq 0 ]; then
+            # The cut post may have reached Tracker: like a timeout, it is sent again later.
+            hr_stop=1
+            hr_problem="Tracker did not answer within $3 s"
+            hr_log "waiting: $hr_problem"
+        elif [ "$hr_curl_status" -ne 0 ] && [ "$hr_stop" -eq 0 ]; then
             hr_stop=1
             hr_problem="curl failed: $(head -n 1 "$hr_tmp/curl.err")"
             hr_log "waiting: $hr_problem"
@@ -247,29 +278,58 @@ hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take. 1:
     return "$hr_stop"
 }
 
-hr_drain() {  # $1: seconds allowed ('' for no limit). 0: spool empty, 1: Tracker down, 2: time up
+hr_run_curl() {  # $1: seconds the whole run may take ('' for no limit); sets hr_curl_status
+    # The token travels in the config file, never on a command line that ps could show.
+    # --max-time bounds each transfer; a watcher bounds the run: a Tracker trickling one answer
+    # after another cannot hold a push past the foreground budget.
+    rm -f "$hr_tmp/cut" "$hr_tmp/sleep.pid"
+    curl -q -s -S --fail-early -K "$hr_tmp/curl.cfg" > "$hr_tmp/results" 2> "$hr_tmp/curl.err" &
+    hr_curl_pid=$!
+    hr_watch_pid=
+    if [ -n "$1" ]; then
+        (
+            sleep "$1" &
+            echo "$!" > "$hr_tmp/sleep.pid"
+            wait "$!" || exit 0
+            : > "$hr_tmp/cut"
+            kill "$hr_curl_pid"
+        ) < /dev/null > /dev/null 2>&1 &
+        hr_watch_pid=$!
+    fi
+    wait "$hr_curl_pid"
+    hr_curl_status=$?
+    if [ -n "$hr_watch_pid" ]; then
+        kill "$hr_watch_pid" 2> /dev/null
+        hr_sleep_pid=$(cat "$hr_tmp/sleep.pid" 2> /dev/null) && kill "$hr_sleep_pid" 2> /dev/null
+    fi
+    return 0
+}
+
+hr_drain() {  # $1: seconds allowed ('' for no limit). 0: spool empty, 1: stop, 2: hand off
+    # Chunks of 1, 2, 4, ... entries, each one curl run over one connection; an answer that
+    # stops the pass (5xx, 429, no answer) stops it before the next chunk. In the foreground
+    # only the oldest HR_FOREGROUND_COMMITS entries go, each chunk within what is left of the
+    # budget; the rest goes to the background, so a big push costs the pusher little.
     hr_chunk=1
+    hr_left=$HR_FOREGROUND_COMMITS
     while :; do
-        if [ -n "$1" ] && [ $(($(date +%s) - hr_started)) -ge "$1" ]; then
-            [ -n "$(ls "$hr_spool")" ] && return 2
-            return 0
-        fi
         if [ -n "$1" ]; then
             hr_limit=$(($1 - $(date +%s) + hr_started))
-            [ "$hr_limit" -ge 1 ] || hr_limit=1
+            if [ "$hr_limit" -lt 1 ] || [ "$hr_left" -lt 1 ]; then
+                [ -n "$(ls "$hr_spool")" ] && return 2
+                return 0
+            fi
+            [ "$hr_chunk" -gt "$hr_left" ] && hr_chunk=$hr_left
+            hr_left=$((hr_left - hr_chunk))
+            hr_send_chunk "$hr_chunk" "$hr_limit" "$hr_limit"
         else
-            hr_limit=30
+            hr_send_chunk "$hr_chunk" "$HR_POST_DEADLINE" ''
         fi
-        hr_send_chunk "$hr_chunk" "$hr_limit"
         case $? in
             1) return 1 ;;
             2) return 0 ;;
         esac
-        # Few commits go out at once while the clock runs (each curl run is checked against it
-        # only when done); a big push then leaves for the background with most still to send.
-        hr_cap=64
-        [ -n "$1" ] && hr_cap=16
-        [ "$hr_chunk" -lt "$hr_cap" ] && hr_chunk=$((hr_chunk * 2))
+        [ "$hr_chunk" -lt 64 ] && hr_chunk=$((hr_chunk * 2))
     done
 }
 
@@ -277,23 +337,25 @@ hr_relay() {  # $@: how to re-run this hook in the background. Sends the spool, 
     # The budget counts from hr_setup: listing and spooling the commits are part of it.
     hr_budget_now=$hr_budget
     [ "${HOOKRELAY_BACKGROUND-}" = 1 ] && hr_budget_now=
-    while hr_lock; do
-        hr_drain "$hr_budget_now"
-        hr_result=$?
-        hr_unlock
-        case $hr_result in
-            1) break ;;
-            2)
-                # shellcheck disable=SC2012 # entry names are digits, dots and hex
-                hr_log "handing $(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ') commits to the background"
-                HOOKRELAY_BACKGROUND=1 nohup "$@" < /dev/null > /dev/null 2>&1 &
-                hr_handed_off=1
-                break
-                ;;
-        esac
-        # Another hook may have queued commits while this one held the lock.
-        [ -n "$(ls "$hr_spool")" ] || break
-    done
+    if [ -n "$hr_budget_now" ] && [ $(($(date +%s) - hr_started)) -ge "$hr_budget_now" ]; then
+        hr_result=2 # no time left: straight to the background
+    else
+        hr_result=0
+        while hr_lock; do
+            hr_drain "$hr_budget_now"
+            hr_result=$?
+            hr_unlock
+            [ "$hr_result" = 0 ] || break
+            # Another hook may have queued commits while this one held the lock.
+            [ -n "$(ls "$hr_spool")" ] || break
+        done
+    fi
+    if [ "$hr_result" = 2 ] && [ -n "$(ls "$hr_spool")" ]; then
+        # shellcheck disable=SC2012 # entry names are digits, dots and hex
+        hr_log "handing $(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ') commits to the background"
+        HOOKRELAY_BACKGROUND=1 nohup "$@" < /dev/null > /dev/null 2>&1 &
+        hr_handed_off=1
+    fi
     hr_report
 }
 

@@ -9,7 +9,8 @@
 #   hookrelay hooks install git REPO --url URL --token TOKEN --standalone
 # or copy it to hooks/post-receive (or post-commit) and set, with `git config`:
 #   hookrelay.url        Tracker base URL, ending in /services/v3 or /services/v5
-#   hookrelay.token      the API token (sent in X-TrackerToken, never logged)
+#   (the API token goes in the file hookrelay/token of the git folder, one line, mode 0600:
+#    it is sent in X-TrackerToken and never logged)
 #   hookrelay.commiturl  optional; the url field, %H replaced by the commit hash
 #   hookrelay.branches   optional; branch globs to relay (space or comma separated)
 #   hookrelay.allcommits optional; true sends commits that name no story too
@@ -30,7 +31,13 @@ hr_objects() {  # "<hash> <entry>" lines in, commit records out
 
 hr_git_config() {
     hr_url=$(git config --get hookrelay.url) || hr_url=
-    hr_token=$(git config --get hookrelay.token) || hr_token=
+    # The token is in $GIT_DIR/hookrelay/token (0600), not in the repository's 0644 config;
+    # hookrelay.token is read only where an install older than that file left it.
+    if [ -f "$hr_state/token" ]; then
+        IFS= read -r hr_token < "$hr_state/token" || :
+    else
+        hr_token=$(git config --get hookrelay.token) || hr_token=
+    fi
     hr_commit_url=$(git config --get hookrelay.commiturl) || hr_commit_url=
     hr_branches=$(git config --get hookrelay.branches) || hr_branches=
     hr_all=$(git config --type=bool --get hookrelay.allcommits) || hr_all=false
@@ -41,22 +48,11 @@ hr_git_config() {
 hr_accounted_lock() {  # the accounted-tips lock: waits about 10 s at most, then goes on without
     hr_accounted_locked=0
     hr_n=0
-    while ! mkdir "$hr_state/accounted.lock" 2>/dev/null; do
+    until hr_take_lock "$hr_state/accounted.lock"; do
         hr_n=$((hr_n + 1))
         [ "$hr_n" -gt 200 ] && return 0
-        hr_holder=$(cat "$hr_state/accounted.lock/pid" 2>/dev/null) || hr_holder=
-        case $hr_holder in
-            '' | *[!0-9]*) ;;
-            *)
-                if ! kill -0 "$hr_holder" 2>/dev/null && [ ! -d "/proc/$hr_holder" ]; then
-                    rm -rf "$hr_state/accounted.lock"
-                    continue
-                fi
-                ;;
-        esac
         sleep 0.05 2>/dev/null || sleep 1
     done
-    echo "$$" > "$hr_state/accounted.lock/pid"
     hr_accounted_locked=1
 }
 

@@ -35,7 +35,7 @@ def test_bare_repository_gets_post_receive_and_settings(git_world: GitWorld, for
     assert hook.stat().st_mode & stat.S_IXUSR
     assert f"{FORM_MARKER} {'standalone' if form == 'shell' else 'python'}" in hook.read_text()
     assert config(git_world, git_world.server, "url") == [URL]
-    assert config(git_world, git_world.server, "token") == ["t0k3n"]
+    assert (git_world.state() / "token").read_text() == "t0k3n\n"
     assert config(git_world, git_world.server, "commiturl") == ["https://g.example/c/%H#x;y"]
 
 
@@ -72,7 +72,7 @@ def test_install_is_idempotent(git_world: GitWorld, form: str) -> None:
     install("git", git_world.server, form, URL, token="n3w")
     assert (hooks / "post-receive").read_bytes() == first
     assert not (hooks / "post-receive.before-hookrelay").exists()
-    assert config(git_world, git_world.server, "token") == ["n3w"]
+    assert (git_world.state() / "token").read_text() == "n3w\n"
     assert config(git_world, git_world.server, "url") == [URL]
 
 

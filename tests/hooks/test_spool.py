@@ -5,16 +5,38 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from hookrelay.hooks.spool import Spool
 
 
-def test_entries_come_back_oldest_first_and_once(tmp_path: Path) -> None:
-    """Commits keep their order within a run and across runs; a waiting commit is not re-added."""
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [((1700000000, 9), (1700000001, 7)), ((1700000000, 9), (1700000000, 7)), ((5, 1), (4, 2))],
+    ids=["later-second", "same-second-pid-wrapped", "clock-stepped-back"],
+)
+def test_entries_come_back_in_the_order_they_were_spooled_and_once(
+    tmp_path: Path, first: tuple[int, int], second: tuple[int, int]
+) -> None:
+    """Commits keep their order within a run and across runs, whatever the clock and process
+    ids of the runs (pids wrap); a waiting commit is not re-added."""
     spool = Spool(tmp_path / "state")
     spool.create()
-    assert spool.add(["bb", "aa"], now=1700000001, pid=7) == 2
-    assert spool.add(["cc", "aa", "not hex!"], now=1700000000, pid=9) == 1
-    assert [e.commit_id for e in spool.pending()] == ["cc", "bb", "aa"]
+    assert spool.add(["bb", "aa"], now=first[0], pid=first[1]) == 2
+    assert spool.add(["cc", "aa", "not hex!"], now=second[0], pid=second[1]) == 1
+    assert [e.commit_id for e in spool.pending()] == ["bb", "aa", "cc"]
+
+
+def test_an_emptied_spool_starts_again_from_the_clock(tmp_path: Path) -> None:
+    """Once every entry is gone, new entries are stamped with the time again."""
+    spool = Spool(tmp_path)
+    spool.create()
+    spool.add(["aa"], now=1700000000, pid=1)
+    spool.add(["bb"], now=1700000000, pid=1)
+    for entry in spool.pending():
+        spool.remove(entry)
+    spool.add(["cc"], now=1700000005, pid=1)
+    assert [e.name.split(".")[0] for e in spool.pending()] == ["1700000005"]
 
 
 def test_removed_and_refused_entries_leave_the_queue(tmp_path: Path) -> None:
