@@ -4,10 +4,10 @@
    arguments and standard input; its exit status becomes the hook's.
 2. List the commits to relay (post-receive: new to the repository; post-commit: HEAD; svn: the
    revision) and add them to the spool, in one pass.
-3. Send the oldest ``FOREGROUND_COMMITS`` spooled commits while the pusher waits, for at most
-   ``foregroundseconds``; hand what is left to a background copy of this command
-   (``--resend``, with ``HOOKRELAY_BACKGROUND=1``) and return. A push of a thousand commits
-   costs the pusher the spooling and a few posts, not a thousand round trips.
+3. Send the spool while the pusher waits when it is small (at most ``FOREGROUND_COMMITS``), for
+   at most ``foregroundseconds``; hand a bigger spool, or what time left over, to a background
+   copy of this command (``--resend``, with ``HOOKRELAY_BACKGROUND=1``) and return. A push of a
+   thousand commits costs the pusher the spooling, not a thousand round trips.
 
 Every post has a whole-request deadline (``hookrelay.hooks.deadline``): what is left of the
 foreground budget (at least a second), or ``POST_DEADLINE`` in the background. So a push is
@@ -52,7 +52,7 @@ __all__ = [
 
 CHAINED_SUFFIX = ".before-hookrelay"
 BACKGROUND_ENV = "HOOKRELAY_BACKGROUND"
-#: Spooled commits a hook handles while the pusher waits; the rest go to the background.
+#: A spool up to this size is sent while the pusher waits; a bigger one goes to the background.
 FOREGROUND_COMMITS = 8
 #: Seconds one post may take, connect to last byte, in the background.
 POST_DEADLINE = 30.0
@@ -147,8 +147,10 @@ def _relay(
     deadline = None if budget is None else (started or time.monotonic()) + budget
     report = RelayReport()
     handed_off = False
-    if deadline is not None and time.monotonic() >= deadline and spool.pending():
-        handed_off = _hand_off(system, spool, log)  # no time to send: spend none on httpx
+    waiting = 0 if background else len(spool.pending())
+    out_of_time = deadline is not None and time.monotonic() >= deadline
+    if waiting > FOREGROUND_COMMITS or (waiting and out_of_time):
+        handed_off = _hand_off(system, spool, log, waiting)  # httpx is not even imported
     else:
         with _poster(settings) as poster:
 
@@ -171,7 +173,7 @@ def _relay(
                 finally:
                     spool.unlock()
                 if end is PassEnd.OUT_OF_TIME:
-                    handed_off = _hand_off(system, spool, log)
+                    handed_off = _hand_off(system, spool, log, len(spool.pending()))
                     break
                 # Another hook may have spooled commits while this one held the lock.
                 if end is PassEnd.STOPPED or not spool.pending():
@@ -196,10 +198,10 @@ def _poster(settings: HookSettings) -> Iterator[DeadlinePoster]:
             yield poster
 
 
-def _hand_off(system: HookSystem, spool: Spool, log: HookLog) -> bool:
+def _hand_off(system: HookSystem, spool: Spool, log: HookLog, waiting: int) -> bool:
     """Start ``hookrelay <respawn>`` detached (no stdin/stdout/stderr, new session, nohup), so
     that git, which waits for its hooks' output pipes to close, does not wait for it."""
-    log.write(f"handing {len(spool.pending())} commits to the background")
+    log.write(f"handing {waiting} commits to the background")
     argv = [sys.executable, "-I", "-m", "hookrelay", *system.respawn]  # -I: see installer.py
     subprocess.run(
         ["/bin/sh", "-c", 'nohup "$@" </dev/null >/dev/null 2>&1 &', "hookrelay", *argv],

@@ -95,7 +95,8 @@ class Spool:
             if not _COMMIT_ID.match(commit_id) or commit_id in waiting:
                 continue
             waiting.add(commit_id)
-            (self.folder / f"{stamp:010d}.{pid:07d}.{number:06d}.{commit_id}").touch()
+            name = self.folder / f"{stamp:010d}.{pid:07d}.{number:06d}.{commit_id}"
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT, 0o666))
             added += 1
         return added
 

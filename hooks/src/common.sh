@@ -1,7 +1,8 @@
 set -u
 umask 077
-# Spooled commits a hook sends while the pusher waits, and the seconds one post may take in
-# the background (hookrelay.hooks.run's FOREGROUND_COMMITS and POST_DEADLINE).
+# The biggest spool a hook sends while the pusher waits (a bigger one goes to the background
+# at once), and the seconds one post may take in the background (hookrelay.hooks.run's
+# FOREGROUND_COMMITS and POST_DEADLINE).
 HR_FOREGROUND_COMMITS=8
 HR_POST_DEADLINE=30
 # Subversion runs hooks with an empty environment.
@@ -280,8 +281,9 @@ hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take, $3
 
 hr_run_curl() {  # $1: seconds the whole run may take ('' for no limit); sets hr_curl_status
     # The token travels in the config file, never on a command line that ps could show.
-    # --max-time bounds each transfer; a watcher bounds the run: a Tracker trickling one answer
-    # after another cannot hold a push past the foreground budget.
+    # --max-time bounds each transfer; a watcher bounds the run (a second later, so that a
+    # transfer's own timeout comes first and curl reports what status it got): a Tracker
+    # trickling one answer after another cannot hold a push past the foreground budget.
     rm -f "$hr_tmp/cut" "$hr_tmp/sleep.pid"
     curl -q -s -S --fail-early -K "$hr_tmp/curl.cfg" > "$hr_tmp/results" 2> "$hr_tmp/curl.err" &
     hr_curl_pid=$!
@@ -308,8 +310,8 @@ hr_run_curl() {  # $1: seconds the whole run may take ('' for no limit); sets hr
 hr_drain() {  # $1: seconds allowed ('' for no limit). 0: spool empty, 1: stop, 2: hand off
     # Chunks of 1, 2, 4, ... entries, each one curl run over one connection; an answer that
     # stops the pass (5xx, 429, no answer) stops it before the next chunk. In the foreground
-    # only the oldest HR_FOREGROUND_COMMITS entries go, each chunk within what is left of the
-    # budget; the rest goes to the background, so a big push costs the pusher little.
+    # (a spool of at most HR_FOREGROUND_COMMITS: a bigger one goes to the background at once)
+    # at most that many entries go, each chunk within what is left of the budget.
     hr_chunk=1
     hr_left=$HR_FOREGROUND_COMMITS
     while :; do
@@ -321,7 +323,7 @@ hr_drain() {  # $1: seconds allowed ('' for no limit). 0: spool empty, 1: stop, 
             fi
             [ "$hr_chunk" -gt "$hr_left" ] && hr_chunk=$hr_left
             hr_left=$((hr_left - hr_chunk))
-            hr_send_chunk "$hr_chunk" "$hr_limit" "$hr_limit"
+            hr_send_chunk "$hr_chunk" "$hr_limit" $((hr_limit + 1))
         else
             hr_send_chunk "$hr_chunk" "$HR_POST_DEADLINE" ''
         fi
@@ -337,8 +339,11 @@ hr_relay() {  # $@: how to re-run this hook in the background. Sends the spool, 
     # The budget counts from hr_setup: listing and spooling the commits are part of it.
     hr_budget_now=$hr_budget
     [ "${HOOKRELAY_BACKGROUND-}" = 1 ] && hr_budget_now=
-    if [ -n "$hr_budget_now" ] && [ $(($(date +%s) - hr_started)) -ge "$hr_budget_now" ]; then
-        hr_result=2 # no time left: straight to the background
+    # shellcheck disable=SC2012 # entry names are digits, dots and hex
+    hr_waiting=$(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ')
+    if [ -n "$hr_budget_now" ] && { [ "$hr_waiting" -gt "$HR_FOREGROUND_COMMITS" ] ||
+        [ $(($(date +%s) - hr_started)) -ge "$hr_budget_now" ]; }; then
+        hr_result=3 # a big spool, or no time left: straight to the background
     else
         hr_result=0
         while hr_lock; do
@@ -350,9 +355,12 @@ hr_relay() {  # $@: how to re-run this hook in the background. Sends the spool, 
             [ -n "$(ls "$hr_spool")" ] || break
         done
     fi
-    if [ "$hr_result" = 2 ] && [ -n "$(ls "$hr_spool")" ]; then
+    if [ "$hr_result" = 2 ]; then  # the foreground's share is sent: what is left?
         # shellcheck disable=SC2012 # entry names are digits, dots and hex
-        hr_log "handing $(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ') commits to the background"
+        hr_waiting=$(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ')
+    fi
+    if [ "$hr_result" -ge 2 ] && [ "$hr_waiting" -gt 0 ]; then
+        hr_log "handing $hr_waiting commits to the background"
         HOOKRELAY_BACKGROUND=1 nohup "$@" < /dev/null > /dev/null 2>&1 &
         hr_handed_off=1
     fi

@@ -276,10 +276,12 @@ def test_commit_tracker_always_fails_is_set_aside_and_does_not_block_the_rest(
     server.push("main")
     later = []
     for n in range(2, 11):  # runs 2 to 10
+        # A spool bigger than FOREGROUND_COMMITS is sent by the background: wait for it.
+        wait_for(lambda: len(recorder.received) >= n - 1, what=f"run {n - 1}")  # noqa: B023
+        wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
         assert ids(recorder) == [poison] * (n - 1)
         later.append(server.commit(story(n)))
         server.push("main")
-    # The tenth run handles FOREGROUND_COMMITS entries itself and hands the rest off.
     wait_for(lambda: len(recorder.received) >= 19, what="the commits behind the poison")
     wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
     assert ids(recorder) == [poison] * 10 + later
