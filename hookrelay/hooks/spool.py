@@ -75,12 +75,17 @@ class Spool:
                 except OSError:
                     pass
         if self.shared:
-            # Files an earlier, private run made.
-            for name in ("hookrelay.log", "accounted"):
+            # Files an earlier, private run made; the git hook's token the group's pushes
+            # must read (and nobody change).
+            for name, file_mode in (
+                ("hookrelay.log", 0o660),
+                ("accounted", 0o660),
+                ("token", 0o640),
+            ):
                 try:
                     path = self.state / name
                     if path.stat().st_uid == os.geteuid():
-                        path.chmod(0o660)
+                        path.chmod(file_mode)
                 except OSError:
                     pass
 

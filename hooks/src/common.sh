@@ -61,6 +61,8 @@ hr_setup() {  # $1: the folder that holds hookrelay's state (spool, log) for thi
                 if [ -d "$hr_f" ]; then chmod 2770 "$hr_f"; else chmod 660 "$hr_f"; fi
             fi 2>/dev/null
         done
+        # The git hook's token: the group's pushes must read it, nobody may change it.
+        if [ -O "$hr_state/token" ]; then chmod 640 "$hr_state/token"; fi 2>/dev/null
     fi
     mkdir -p "$hr_spool" "$hr_state/refused" 2>/dev/null || return 1
     rm -rf "$hr_tmp"

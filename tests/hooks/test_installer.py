@@ -13,6 +13,7 @@ from tests.hooks.repos import GitWorld, SvnWorld, install, received_commits
 from tests.support.recorder import Recorder
 
 URL = "https://tracker.example.com/services/v5"
+STAY = ("--foreground-seconds", "60")
 REPOSITORY_ROOT = Path(__file__).parents[2]
 
 # An old hook that records how it was run: its arguments and its standard input.
@@ -156,8 +157,14 @@ def test_refuses_a_folder_that_is_not_a_repository(
 
 @pytest.mark.parametrize(
     ("url", "token"),
-    [("https://tracker.example.com/api", "t"), ("ftp://x/services/v5", "t"), (URL, "two words")],
-    ids=["no-version", "not-http", "bad-token"],
+    [
+        ("https://tracker.example.com/api", "t"),
+        ("ftp://x/services/v5", "t"),
+        (URL, "two words"),
+        (URL, "tökén"),
+        (URL, "tab\there"),
+    ],
+    ids=["no-version", "not-http", "bad-token", "non-ascii-token", "control-in-token"],
 )
 def test_bad_arguments_exit_2(
     git_world: GitWorld, capsys: pytest.CaptureFixture[str], url: str, token: str
@@ -167,3 +174,58 @@ def test_bad_arguments_exit_2(
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("hookrelay: error: ")
     assert not (git_world.server / "hooks" / "post-receive").exists()
+
+
+def test_git_token_is_kept_in_a_private_file_not_in_the_config(
+    git_world: GitWorld, form: str
+) -> None:
+    """The token goes to hookrelay/token (0600) in the git folder; the 0644 config never has it."""
+    install("git", git_world.server, form, URL, token="pr1vate")
+    token = git_world.state() / "token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert token.read_text() == "pr1vate\n"
+    assert "pr1vate" not in (git_world.server / "config").read_text()
+
+
+def test_an_older_installs_token_in_config_is_read_then_moved_by_the_next_install(
+    git_world: GitWorld, recorder: Recorder, form: str
+) -> None:
+    """A repository set up before the token file (token in ``hookrelay.token``) still relays
+    with it; installing again moves the token to the file and out of the config."""
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
+    (git_world.state() / "token").unlink()
+    git_world.git(git_world.server, "config", "hookrelay.token", "0ld-t0k3n")
+    git_world.commit("[#1] with the old token")
+    git_world.push("main")
+    assert [r.headers["X-TrackerToken"] for r in recorder.received] == ["0ld-t0k3n"]
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY, token="n3w")
+    assert "0ld-t0k3n" not in (git_world.server / "config").read_text()
+    assert (git_world.state() / "token").read_text() == "n3w\n"
+    git_world.commit("[#2] with the new token")
+    git_world.push("main")
+    assert [r.headers["X-TrackerToken"] for r in recorder.received] == ["0ld-t0k3n", "n3w"]
+
+
+def test_uninstall_removes_the_token_file(git_world: GitWorld) -> None:
+    """Uninstalling takes the token away with the settings (the spool and log stay)."""
+    install("git", git_world.server, "python", URL)
+    assert main(["hooks", "uninstall", "git", str(git_world.server)]) == 0
+    assert not (git_world.state() / "token").exists()
+    assert git_world.state().is_dir()
+
+
+@pytest.mark.parametrize("token", ["tökén", "two words"], ids=["non-ascii", "space"])
+def test_a_token_the_header_cannot_carry_is_refused_by_the_hook_too(
+    git_world: GitWorld, recorder: Recorder, form: str, token: str
+) -> None:
+    """A token set by hand that Tracker's header cannot carry: the push goes through, says
+    why nothing was sent, and the hook's log says it too (without the token)."""
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
+    (git_world.state() / "token").write_text(f"{token}\n", encoding="utf-8")
+    git_world.commit("[#1] bad token")
+    said = git_world.push("main")
+    assert "nothing sent: the token must be visible ASCII" in said
+    log = (git_world.state() / "hookrelay.log").read_text(encoding="utf-8")
+    assert "nothing sent: the token must be visible ASCII" in log
+    assert token not in log
+    assert recorder.received == []
