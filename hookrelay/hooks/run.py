@@ -147,7 +147,7 @@ def _relay(
     deadline = None if budget is None else (started or time.monotonic()) + budget
     report = RelayReport()
     handed_off = False
-    waiting = 0 if background else len(spool.pending())
+    waiting = 0 if background else spool.waiting()
     out_of_time = deadline is not None and time.monotonic() >= deadline
     if waiting > FOREGROUND_COMMITS or (waiting and out_of_time):
         handed_off = _hand_off(system, spool, log, waiting)  # httpx is not even imported
@@ -159,6 +159,7 @@ def _relay(
 
             while spool.try_lock():
                 try:
+                    spool.expand()
                     end = send_spool(
                         spool,
                         read,
@@ -173,10 +174,10 @@ def _relay(
                 finally:
                     spool.unlock()
                 if end is PassEnd.OUT_OF_TIME:
-                    handed_off = _hand_off(system, spool, log, len(spool.pending()))
+                    handed_off = _hand_off(system, spool, log, spool.waiting())
                     break
                 # Another hook may have spooled commits while this one held the lock.
-                if end is PassEnd.STOPPED or not spool.pending():
+                if end is PassEnd.STOPPED or not spool.waiting():
                     break
     if background:
         return ""

@@ -5,6 +5,8 @@ Layout, shared with the shell hooks so either form can send what the other spool
     <state>/spool/<stamp>.<pid>.<n>.<commit id>  one file a commit; names sort in the order the
                                                  commits were spooled; it holds how many runs
                                                  Tracker failed it (empty: 0)
+    <state>/spool/<stamp>.<pid>.batch            commits a hook spooled and no sender has yet
+                                                 made into entries: their ids, oldest first
     <state>/refused/<same name>                  commits Tracker refused for good (see the log)
     <state>/lock/pid                             held by the one hook sending right now
 
@@ -13,6 +15,12 @@ time in seconds, or one more than the newest stamp already spooled when that is 
 pushes in one second sort in the order they were spooled, whatever their process ids (which
 wrap). Only hooks spooling at the very same moment share a stamp, and their order is theirs
 to pick. The lock is a ``hookrelay.hooks.dirlock``.
+
+A hook spools a push as one batch file (written aside, then renamed in): creating a file a
+commit costs a push of a thousand commits most of a second on some file systems, and the
+pusher should not wait for it. The sender, holding the lock, turns each batch into its entries
+(``<stamp>.<pid>.<line>.<id>``, sorting where the batch did) before it sends; doing that twice
+after a crash makes the same names again, so nothing is sent twice for it.
 
 In a repository shared with a group (git's ``core.sharedRepository``) the folders are made
 group-writable and setgid, as git makes its own objects folders, and the hook runs with umask
@@ -32,6 +40,7 @@ from hookrelay.hooks import dirlock
 __all__ = ["Spool", "SpoolEntry"]
 
 _COMMIT_ID = re.compile(r"^[0-9a-f]+$")
+_BATCH = ".batch"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -91,27 +100,60 @@ class Spool:
 
     def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
         """Spool each commit not already waiting, in the given (oldest first) order, after
-        every commit already spooled (see the module's layout for the stamp)."""
+        every commit already spooled (see the module's layout for the stamp), as one batch."""
         pending = self.pending()
+        batches = self._batches()
         waiting = {entry.commit_id for entry in pending}
-        stamp = max([now, *(entry.stamp + 1 for entry in pending[-1:])])
-        added = 0
-        for number, commit_id in enumerate(commit_ids, start=1):
-            if not _COMMIT_ID.match(commit_id) or commit_id in waiting:
-                continue
-            waiting.add(commit_id)
-            name = self.folder / f"{stamp:010d}.{pid:07d}.{number:06d}.{commit_id}"
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT, 0o666))
-            added += 1
-        return added
+        stamps = [entry.stamp + 1 for entry in pending[-1:]]
+        for batch in batches:
+            waiting.update(self._batch_ids(batch))
+            stamps.append(SpoolEntry(batch.name).stamp + 1)
+        new: list[str] = []
+        for commit_id in commit_ids:
+            if _COMMIT_ID.match(commit_id) and commit_id not in waiting:
+                waiting.add(commit_id)
+                new.append(commit_id)
+        if new:
+            name = f"{max([now, *stamps]):010d}.{pid:07d}{_BATCH}"
+            staged = self.folder / f".{name}.new"  # not an entry, nor a batch, until renamed
+            staged.write_text("".join(f"{commit_id}\n" for commit_id in new), encoding="ascii")
+            staged.replace(self.folder / name)
+        return len(new)
+
+    def expand(self) -> None:
+        """Turn every batch into its entries (call it holding the lock, before sending)."""
+        for batch in self._batches():
+            prefix = batch.name.removesuffix(_BATCH)
+            for number, commit_id in enumerate(self._batch_ids(batch), start=1):
+                entry = self.folder / f"{prefix}.{number:06d}.{commit_id}"
+                os.close(os.open(entry, os.O_WRONLY | os.O_CREAT, 0o666))
+            batch.unlink(missing_ok=True)
+
+    def waiting(self) -> int:
+        """How many commits wait, in entries and in batches."""
+        return len(self.pending()) + sum(len(self._batch_ids(b)) for b in self._batches())
 
     def pending(self) -> list[SpoolEntry]:
-        """Every spooled commit, oldest first."""
+        """Every spooled commit made into an entry, oldest first."""
         try:
             names = [path.name for path in self.folder.iterdir()]
         except FileNotFoundError:
             return []
         return sorted(SpoolEntry(name) for name in names if _COMMIT_ID.match(name.rsplit(".")[-1]))
+
+    def _batches(self) -> list[Path]:
+        try:
+            return sorted(self.folder.glob(f"[0-9]*{_BATCH}"))
+        except FileNotFoundError:
+            return []
+
+    @staticmethod
+    def _batch_ids(batch: Path) -> list[str]:
+        try:
+            text = batch.read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError:
+            return []  # expanded by a sender just now
+        return [line for line in text.split() if _COMMIT_ID.match(line)]
 
     def remove(self, entry: SpoolEntry) -> None:
         """Forget an entry: it was delivered, names no story, or its commit is gone."""

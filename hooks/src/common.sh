@@ -112,20 +112,49 @@ hr_curl_quoted() {  # a value as a double-quoted string of a curl config file
 
 hr_enqueue() {  # commit ids on stdin, oldest first, into the spool (once each)
     # One listing of the spool and one awk pass: linear in the size of the push and the spool.
-    # Names start with a stamp: the time, or one more than the newest stamp spooled when that
-    # is later, so they sort in the order commits were spooled whatever the (wrapping) pids.
+    # The push goes in as one batch file, <stamp>.<pid>.batch, written aside and renamed in
+    # (a file a commit costs a big push most of a second on some file systems); the sender
+    # makes it into entries. The stamp is the time, or one more than the newest stamp spooled
+    # when that is later, so names sort in the order commits were spooled whatever the
+    # (wrapping) pids. hookrelay.hooks.spool describes the same layout.
     # shellcheck disable=SC2012 # entry names are digits, dots and hex
     LC_ALL=C ls "$hr_spool" > "$hr_tmp/spooled"
-    LC_ALL=C awk -v t="$(date +%s)" -v p="$$" -v spooled="$hr_tmp/spooled" '
+    hr_batch=$(LC_ALL=C awk -v t="$(date +%s)" -v p="$$" -v d="$hr_spool" \
+        -v spooled="$hr_tmp/spooled" -v out="$hr_tmp/new" '
         BEGIN {
             while ((getline l < spooled) > 0) {
-                k = split(l, f, "."); have[f[k]] = 1
+                k = split(l, f, ".")
+                if (f[k] == "batch") while ((getline c < (d "/" l)) > 0) have[c] = 1
+                else have[f[k]] = 1
                 if (f[1] ~ /^[0-9]+$/ && f[1] + 0 >= t + 0) t = f[1] + 1
             }
         }
-        /^[0-9a-f]+$/ && !($0 in have) { have[$0] = 1; printf "%010d.%07d.%06d.%s\n", t, p, NR, $0 }
-    ' > "$hr_tmp/new"
-    [ -s "$hr_tmp/new" ] && (cd "$hr_spool" && xargs touch < "$hr_tmp/new")
+        /^[0-9a-f]+$/ && !($0 in have) { have[$0] = 1; print > out; n++ }
+        END { if (n) printf "%010d.%07d.batch\n", t, p }
+    ')
+    [ -n "$hr_batch" ] && mv -f "$hr_tmp/new" "$hr_spool/$hr_batch"
+}
+
+hr_expand() {  # make the spool's batches into entries (holding the lock, before sending)
+    # Done twice (after a crash) it makes the same names again: nothing is sent twice for it.
+    for hr_batch in "$hr_spool"/*.batch; do
+        [ -f "$hr_batch" ] || continue
+        hr_prefix=${hr_batch##*/}
+        LC_ALL=C awk -v p="${hr_prefix%.batch}" '/^[0-9a-f]+$/ { printf "%s.%06d.%s\n", p, NR, $0 }' \
+            "$hr_batch" > "$hr_tmp/expanded" || return 1
+        if [ -s "$hr_tmp/expanded" ]; then
+            (cd "$hr_spool" && xargs touch < "$hr_tmp/expanded") || return 1
+        fi
+        rm -f "$hr_batch"
+    done
+}
+
+hr_count() {  # how many commits wait in the spool, as entries and in batches
+    # shellcheck disable=SC2012 # entry names are digits, dots and hex
+    LC_ALL=C ls "$hr_spool" | LC_ALL=C awk -v d="$hr_spool" '
+        /\.batch$/ { while ((getline c < (d "/" $0)) > 0) n++; next }
+        /\.[0-9a-f]+$/ { n++ }
+        END { print n + 0 }'
 }
 
 hr_take_lock() {  # $1: a lock folder. False when another live process holds it
@@ -166,8 +195,8 @@ hr_answer_line() {  # $1: an answer file; its start on one line, any copy of the
 
 hr_send_chunk() {  # $1: how many entries, $2: seconds each request may take, $3: seconds the
     # whole chunk may take ('' for no limit). 0: sent, 1: stop sending, 2: the spool is empty
-    # shellcheck disable=SC2012 # entry names are digits, dots and hex
-    LC_ALL=C ls "$hr_spool" | head -n "$1" > "$hr_tmp/chunk"
+    # shellcheck disable=SC2010,SC2012 # entry names are digits, dots and hex
+    LC_ALL=C ls "$hr_spool" | grep -v '\.batch$' | head -n "$1" > "$hr_tmp/chunk"
     [ -s "$hr_tmp/chunk" ] || return 2
     hr_stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     rm -rf "$hr_tmp/out"
@@ -314,6 +343,7 @@ hr_drain() {  # $1: seconds allowed ('' for no limit). 0: spool empty, 1: stop, 
     # stops the pass (5xx, 429, no answer) stops it before the next chunk. In the foreground
     # (a spool of at most HR_FOREGROUND_COMMITS: a bigger one goes to the background at once)
     # at most that many entries go, each chunk within what is left of the budget.
+    hr_expand || return 1
     hr_chunk=1
     hr_left=$HR_FOREGROUND_COMMITS
     while :; do
@@ -341,8 +371,7 @@ hr_relay() {  # $@: how to re-run this hook in the background. Sends the spool, 
     # The budget counts from hr_setup: listing and spooling the commits are part of it.
     hr_budget_now=$hr_budget
     [ "${HOOKRELAY_BACKGROUND-}" = 1 ] && hr_budget_now=
-    # shellcheck disable=SC2012 # entry names are digits, dots and hex
-    hr_waiting=$(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ')
+    hr_waiting=$(hr_count)
     if [ -n "$hr_budget_now" ] && { [ "$hr_waiting" -gt "$HR_FOREGROUND_COMMITS" ] ||
         [ $(($(date +%s) - hr_started)) -ge "$hr_budget_now" ]; }; then
         hr_result=3 # a big spool, or no time left: straight to the background
@@ -358,8 +387,7 @@ hr_relay() {  # $@: how to re-run this hook in the background. Sends the spool, 
         done
     fi
     if [ "$hr_result" = 2 ]; then  # the foreground's share is sent: what is left?
-        # shellcheck disable=SC2012 # entry names are digits, dots and hex
-        hr_waiting=$(LC_ALL=C ls "$hr_spool" | wc -l | tr -d ' ')
+        hr_waiting=$(hr_count)
     fi
     if [ "$hr_result" -ge 2 ] && [ "$hr_waiting" -gt 0 ]; then
         hr_log "handing $hr_waiting commits to the background"

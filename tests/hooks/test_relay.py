@@ -45,6 +45,7 @@ def spool_of(tmp_path: Path, *ids: str) -> Spool:
     spool = Spool(tmp_path)
     spool.create()
     spool.add(ids, now=1, pid=1)
+    spool.expand()
     return spool
 
 

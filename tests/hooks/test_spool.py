@@ -23,6 +23,8 @@ def test_entries_come_back_in_the_order_they_were_spooled_and_once(
     spool.create()
     assert spool.add(["bb", "aa"], now=first[0], pid=first[1]) == 2
     assert spool.add(["cc", "aa", "not hex!"], now=second[0], pid=second[1]) == 1
+    assert spool.waiting() == 3
+    spool.expand()
     assert [e.commit_id for e in spool.pending()] == ["bb", "aa", "cc"]
 
 
@@ -32,9 +34,11 @@ def test_an_emptied_spool_starts_again_from_the_clock(tmp_path: Path) -> None:
     spool.create()
     spool.add(["aa"], now=1700000000, pid=1)
     spool.add(["bb"], now=1700000000, pid=1)
+    spool.expand()
     for entry in spool.pending():
         spool.remove(entry)
     spool.add(["cc"], now=1700000005, pid=1)
+    spool.expand()
     assert [e.name.split(".")[0] for e in spool.pending()] == ["1700000005"]
 
 
@@ -43,6 +47,7 @@ def test_removed_and_refused_entries_leave_the_queue(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.create()
     spool.add(["aa", "bb"], now=1, pid=1)
+    spool.expand()
     first, second = spool.pending()
     spool.remove(first)
     spool.refuse(second)
@@ -58,3 +63,28 @@ def test_sending_lock_is_exclusive(tmp_path: Path) -> None:
     assert not Spool(tmp_path).try_lock()
     spool.unlock()
     assert Spool(tmp_path).try_lock()
+
+
+def test_a_push_is_spooled_as_one_batch_and_expanded_in_place(tmp_path: Path) -> None:
+    """``add`` writes one file for the whole push; ``expand`` makes its entries, named where
+    the batch sorted, and doing it again (after a crash, say) makes no more of them."""
+    spool = Spool(tmp_path)
+    spool.create()
+    spool.add(["aa"], now=10, pid=3)
+    spool.expand()
+    spool.add(["bb", "cc"], now=10, pid=2)
+    assert sorted(p.name for p in spool.folder.iterdir()) == [
+        "0000000010.0000003.000001.aa",
+        "0000000011.0000002.batch",
+    ]
+    assert [e.commit_id for e in spool.pending()] == ["aa"]
+    batch = spool.folder / "0000000011.0000002.batch"
+    kept = batch.read_bytes()
+    spool.expand()
+    batch.write_bytes(kept)  # as if the sender died before removing it
+    spool.expand()
+    assert [e.name for e in spool.pending()] == [
+        "0000000010.0000003.000001.aa",
+        "0000000011.0000002.000001.bb",
+        "0000000011.0000002.000002.cc",
+    ]
