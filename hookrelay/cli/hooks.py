@@ -44,7 +44,8 @@ def _register_hooks(commands: Any) -> None:
             "Install the hook into REPO: post-receive in a bare git repository, post-commit in "
             "a git working copy (or --hook), post-commit in a Subversion repository. A hook "
             "already there keeps running first, as HOOK.before-hookrelay. Settings go to "
-            "`git config hookrelay.*` or REPO/conf/hookrelay.conf; options left out keep "
+            "`git config hookrelay.*` (the token to the 0600 file hookrelay/token of the git "
+            "folder) or REPO/conf/hookrelay.conf; options left out keep "
             "their current value. Exit status: 0 done, 2 bad argument, 1 REPO is not a "
             "repository of that kind."
         ),

@@ -7,15 +7,19 @@
 # and the POSIX text tools (awk, sed, sort), nothing else. The same file serves both hooks; it
 # reads its job from its own name. Install it with
 #   hookrelay hooks install git REPO --url URL --token TOKEN --standalone
-# or copy it to hooks/post-receive (or post-commit) and set, with `git config`:
+# or copy it to hooks/post-receive (or post-commit), put the API token, one line, in the
+# file hookrelay/token of the git folder (mode 0600, or 0640 in a repository shared with a
+# group; never in the config, which anyone may read; sent in X-TrackerToken, never logged)
+# and set, with `git config`:
 #   hookrelay.url        Tracker base URL, ending in /services/v3 or /services/v5
-#   (the API token goes in the file hookrelay/token of the git folder, one line, mode 0600:
-#    it is sent in X-TrackerToken and never logged)
 #   hookrelay.commiturl  optional; the url field, %H replaced by the commit hash
 #   hookrelay.branches   optional; branch globs to relay (space or comma separated)
 #   hookrelay.allcommits optional; true sends commits that name no story too
 #   hookrelay.foregroundseconds  optional (default 4); then the rest is sent in the background
 #
+# While the pusher waits it sends a spool of up to 8 commits, within that budget; a bigger one
+# goes to a background copy of this hook at once. Each post ends within what is left of the
+# budget (at least a second), or 30 s in the background, however slowly Tracker answers.
 # It never fails or stalls a push: sends are bounded by timeouts; what Tracker cannot take now
 # is spooled in $GIT_DIR/hookrelay/spool and sent, oldest first, on the next run; the log is
 # $GIT_DIR/hookrelay/hookrelay.log. Commit text only ever flows through files and pipes: it is

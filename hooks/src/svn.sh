@@ -15,6 +15,9 @@
 #   allcommits optional; true sends revisions that name no story too
 #   foregroundseconds  optional (default 4); then the rest is sent in the background
 #
+# While the committer waits it sends a spool of up to 8 revisions, within that budget; a bigger
+# one goes to a background copy of this hook at once. Each post ends within what is left of the
+# budget (at least a second), or 30 s in the background, however slowly Tracker answers.
 # It never fails or stalls a commit: sends are bounded by timeouts; what Tracker cannot take now
 # is spooled in REPOS/hookrelay/spool and sent, oldest first, on the next commit; the log is
 # REPOS/hookrelay/hookrelay.log. svnlook runs under the C.UTF-8 locale, so text arrives as

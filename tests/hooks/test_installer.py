@@ -40,11 +40,20 @@ def test_bare_repository_gets_post_receive_and_settings(git_world: GitWorld, for
     assert config(git_world, git_world.server, "commiturl") == ["https://g.example/c/%H#x;y"]
 
 
-def test_standalone_hook_is_the_shipped_script(git_world: GitWorld) -> None:
-    """--standalone installs the repository's hooks/git/post-receive byte for byte."""
-    install("git", git_world.server, "shell", URL)
-    shipped = REPOSITORY_ROOT / "hooks" / "git" / "post-receive"
-    assert (git_world.server / "hooks" / "post-receive").read_bytes() == shipped.read_bytes()
+@pytest.mark.parametrize("bare", [True, False], ids=["post-receive", "post-commit"])
+def test_standalone_hook_is_the_shipped_script(git_world: GitWorld, bare: bool) -> None:
+    """--standalone installs the shipped hooks/git/<hook> byte for byte: the one git script
+    that scripts/build-hooks makes from hooks/src (test_shell_scripts checks that build)."""
+    repo, hooks = (
+        (git_world.server, git_world.server / "hooks")
+        if bare
+        else (git_world.clone, git_world.clone / ".git" / "hooks")
+    )
+    install("git", repo, "shell", URL)
+    name = "post-receive" if bare else "post-commit"
+    shipped = REPOSITORY_ROOT / "hooks" / "git" / name
+    assert (hooks / name).read_bytes() == shipped.read_bytes()
+    assert shipped.read_bytes() == (REPOSITORY_ROOT / "hooks" / "git" / "post-receive").read_bytes()
 
 
 def test_working_copy_gets_post_commit(git_world: GitWorld, form: str) -> None:
