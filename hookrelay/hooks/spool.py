@@ -101,12 +101,17 @@ class Spool:
     def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
         """Spool each commit not already waiting, in the given (oldest first) order, after
         every commit already spooled (see the module's layout for the stamp), as one batch."""
-        pending = self.pending()
-        batches = self._batches()
+        for _ in range(3):
+            # A batch a sender expands between the listing and its reading is listed again,
+            # so that its commits are seen as waiting (as entries, now).
+            pending = self.pending()
+            batches = {batch: self._batch_ids(batch) for batch in self._batches()}
+            if None not in batches.values():
+                break
         waiting = {entry.commit_id for entry in pending}
         stamps = [entry.stamp + 1 for entry in pending[-1:]]
-        for batch in batches:
-            waiting.update(self._batch_ids(batch))
+        for batch, ids in batches.items():
+            waiting.update(ids or [])
             stamps.append(SpoolEntry(batch.name).stamp + 1)
         new: list[str] = []
         for commit_id in commit_ids:
@@ -124,14 +129,14 @@ class Spool:
         """Turn every batch into its entries (call it holding the lock, before sending)."""
         for batch in self._batches():
             prefix = batch.name.removesuffix(_BATCH)
-            for number, commit_id in enumerate(self._batch_ids(batch), start=1):
+            for number, commit_id in enumerate(self._batch_ids(batch) or [], start=1):
                 entry = self.folder / f"{prefix}.{number:06d}.{commit_id}"
                 os.close(os.open(entry, os.O_WRONLY | os.O_CREAT, 0o666))
             batch.unlink(missing_ok=True)
 
     def waiting(self) -> int:
         """How many commits wait, in entries and in batches."""
-        return len(self.pending()) + sum(len(self._batch_ids(b)) for b in self._batches())
+        return len(self.pending()) + sum(len(self._batch_ids(b) or []) for b in self._batches())
 
     def pending(self) -> list[SpoolEntry]:
         """Every spooled commit made into an entry, oldest first."""
@@ -148,11 +153,12 @@ class Spool:
             return []
 
     @staticmethod
-    def _batch_ids(batch: Path) -> list[str]:
+    def _batch_ids(batch: Path) -> list[str] | None:
+        """The ids in a batch; None when a sender has just expanded it."""
         try:
             text = batch.read_text(encoding="ascii", errors="replace")
         except FileNotFoundError:
-            return []  # expanded by a sender just now
+            return None
         return [line for line in text.split() if _COMMIT_ID.match(line)]
 
     def remove(self, entry: SpoolEntry) -> None:

@@ -110,28 +110,37 @@ hr_curl_quoted() {  # a value as a double-quoted string of a curl config file
     printf '"%s"' "$(printf '%s' "$1" | sed 's/[\\"]/\\&/g')"
 }
 
-hr_enqueue() {  # commit ids on stdin, oldest first, into the spool (once each)
+hr_enqueue() {  # $1: a file of commit ids, oldest first, into the spool (once each)
     # One listing of the spool and one awk pass: linear in the size of the push and the spool.
     # The push goes in as one batch file, <stamp>.<pid>.batch, written aside and renamed in
     # (a file a commit costs a big push most of a second on some file systems); the sender
     # makes it into entries. The stamp is the time, or one more than the newest stamp spooled
     # when that is later, so names sort in the order commits were spooled whatever the
     # (wrapping) pids. hookrelay.hooks.spool describes the same layout.
-    # shellcheck disable=SC2012 # entry names are digits, dots and hex
-    LC_ALL=C ls "$hr_spool" > "$hr_tmp/spooled"
-    hr_batch=$(LC_ALL=C awk -v t="$(date +%s)" -v p="$$" -v d="$hr_spool" \
-        -v spooled="$hr_tmp/spooled" -v out="$hr_tmp/new" '
-        BEGIN {
-            while ((getline l < spooled) > 0) {
-                k = split(l, f, ".")
-                if (f[k] == "batch") while ((getline c < (d "/" l)) > 0) have[c] = 1
-                else have[f[k]] = 1
-                if (f[1] ~ /^[0-9]+$/ && f[1] + 0 >= t + 0) t = f[1] + 1
+    hr_n=0
+    while :; do
+        # shellcheck disable=SC2012 # entry names are digits, dots and hex
+        LC_ALL=C ls "$hr_spool" > "$hr_tmp/spooled"
+        hr_batch=$(LC_ALL=C awk -v t="$(date +%s)" -v p="$$" -v d="$hr_spool" \
+            -v spooled="$hr_tmp/spooled" -v out="$hr_tmp/new" -v last="$((hr_n >= 2))" '
+            BEGIN {
+                while ((getline l < spooled) > 0) {
+                    k = split(l, f, ".")
+                    if (f[k] == "batch") {
+                        while ((r = (getline c < (d "/" l))) > 0) have[c] = 1
+                        if (r < 0 && !last) gone = 1
+                    } else have[f[k]] = 1
+                    if (f[1] ~ /^[0-9]+$/ && f[1] + 0 >= t + 0) t = f[1] + 1
+                }
+                if (gone) { print "again"; exit }
             }
-        }
-        /^[0-9a-f]+$/ && !($0 in have) { have[$0] = 1; print > out; n++ }
-        END { if (n) printf "%010d.%07d.batch\n", t, p }
-    ')
+            /^[0-9a-f]+$/ && !($0 in have) { have[$0] = 1; print > out; n++ }
+            END { if (n && !gone) printf "%010d.%07d.batch\n", t, p }
+        ' "$1")
+        # A batch a sender expanded between the listing and its reading: list again.
+        [ "$hr_batch" = again ] || break
+        hr_n=$((hr_n + 1))
+    done
     [ -n "$hr_batch" ] && mv -f "$hr_tmp/new" "$hr_spool/$hr_batch"
 }
 

@@ -135,7 +135,7 @@ hr_main() {  # $1: post-receive or post-commit
         hr_log "error listing new commits: $(head -n 1 "$hr_tmp/errors")"
         : > "$hr_tmp/errors"
     fi
-    hr_enqueue < "$hr_tmp/commits"
+    hr_enqueue "$hr_tmp/commits"
     hr_relay "$hr_self" --hookrelay-resend
 }
 

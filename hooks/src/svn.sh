@@ -77,7 +77,7 @@ hr_main() {  # $1: the revision just committed
             ;;
     esac
     echo "$1" > "$hr_tmp/commits"
-    hr_enqueue < "$hr_tmp/commits"
+    hr_enqueue "$hr_tmp/commits"
     hr_relay "$hr_self" --hookrelay-resend "$hr_repos"
 }
 
