@@ -33,19 +33,38 @@ hr_objects() {  # "<hash> <entry>" lines in, commit records out
     git cat-file --batch='%(objectname) %(objecttype) %(objectsize) %(rest)'
 }
 
-hr_git_config() {
-    hr_url=$(git config --get hookrelay.url) || hr_url=
+hr_read_git_config() {  # hookrelay.* and core.sharedRepository, with one git process
+    hr_url='' hr_config_token='' hr_commit_url='' hr_branches='' hr_budget='' hr_sharing=''
+    hr_all=false
+    hr_config=$(git config --get-regexp '^(hookrelay\.|core\.sharedrepository$)') || hr_config=
+    # Keys come lower-cased; the last value of a key wins, as with --get; values are one line.
+    while read -r hr_key hr_value; do
+        case $hr_key in
+            hookrelay.url) hr_url=$hr_value ;;
+            hookrelay.token) hr_config_token=$hr_value ;;
+            hookrelay.commiturl) hr_commit_url=$hr_value ;;
+            hookrelay.branches) hr_branches=$hr_value ;;
+            hookrelay.foregroundseconds) hr_budget=$hr_value ;;
+            hookrelay.allcommits)
+                case $hr_value in
+                    '' | [Tt][Rr][Uu][Ee] | [Yy][Ee][Ss] | [Oo][Nn] | 1) hr_all=true ;;
+                    *) hr_all=false ;;
+                esac
+                ;;
+            core.sharedrepository) hr_sharing=$hr_value ;;
+        esac
+    done <<EOF
+$hr_config
+EOF
+}
+
+hr_git_config() {  # the settings read, with the token; sane or not (hr_problem)
     # The token is in $GIT_DIR/hookrelay/token (0600), not in the repository's 0644 config;
     # hookrelay.token is read only where an install older than that file left it.
+    hr_token=$hr_config_token
     if [ -f "$hr_state/token" ]; then
         IFS= read -r hr_token < "$hr_state/token" || :
-    else
-        hr_token=$(git config --get hookrelay.token) || hr_token=
     fi
-    hr_commit_url=$(git config --get hookrelay.commiturl) || hr_commit_url=
-    hr_branches=$(git config --get hookrelay.branches) || hr_branches=
-    hr_all=$(git config --type=bool --get hookrelay.allcommits) || hr_all=false
-    hr_budget=$(git config --type=int --get hookrelay.foregroundseconds) || hr_budget=4
     hr_check_config
 }
 
@@ -144,9 +163,10 @@ case $hr_hook in
     post-commit*) hr_job=post-commit ;;
     *) hr_job=post-receive ;;
 esac
+hr_read_git_config
 hr_git_dir=$(git rev-parse --git-common-dir 2>/dev/null) &&
     hr_git_dir=$(cd "$hr_git_dir" && pwd -P) &&
-    hr_setup "$hr_git_dir" "$(git config --get core.sharedRepository)"
+    hr_setup "$hr_git_dir" "$hr_sharing"
 hr_ready=$?
 
 if [ "${1-}" = --hookrelay-resend ]; then
