@@ -30,9 +30,11 @@ from hookrelay.tracker.client import TrackerClient
 __all__ = ["DeadlinePoster", "deadline_timeout"]
 
 
-def deadline_timeout(seconds: float) -> httpx.Timeout:
-    """httpx's per-wait timeouts for a post that may take ``seconds`` in all."""
-    return httpx.Timeout(seconds, connect=min(3.0, seconds))
+def deadline_timeout(seconds: float, *, connect: float = 3.0) -> httpx.Timeout:
+    """httpx's per-wait timeouts for posts that may take ``seconds`` in all. The watchdog can
+    only cut a connected socket, so ``connect`` must not exceed the shortest deadline a post
+    gets (the hook's foreground gives a post one second at least)."""
+    return httpx.Timeout(seconds, connect=min(connect, seconds))
 
 
 class DeadlinePoster:

@@ -152,7 +152,7 @@ def _relay(
     if waiting > FOREGROUND_COMMITS or (waiting and out_of_time):
         handed_off = _hand_off(system, spool, log, waiting)  # httpx is not even imported
     else:
-        with _poster(settings) as poster:
+        with _poster(settings, connect=3.0 if background else 1.0) as poster:
 
             def read(commit_id: str) -> SourceCommit | None:
                 return system.read(commit_id, settings)
@@ -187,13 +187,13 @@ def _relay(
 
 
 @contextmanager
-def _poster(settings: HookSettings) -> Iterator[DeadlinePoster]:
+def _poster(settings: HookSettings, *, connect: float) -> Iterator[DeadlinePoster]:
     """A ``DeadlinePoster`` for the settings' target, over one kept-alive connection."""
     # httpx is imported here: a push handed straight to the background never pays for it.
     from hookrelay.hooks.deadline import DeadlinePoster, deadline_timeout  # noqa: PLC0415
     from hookrelay.tracker.client import TrackerClient, make_http_client  # noqa: PLC0415
 
-    with make_http_client(deadline_timeout(POST_DEADLINE)) as http:
+    with make_http_client(deadline_timeout(POST_DEADLINE, connect=connect)) as http:
         client = TrackerClient(http, settings.target, settings.token, answer_within=POST_DEADLINE)
         with DeadlinePoster(client, http) as poster:
             yield poster
