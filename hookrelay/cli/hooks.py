@@ -44,7 +44,8 @@ def _register_hooks(commands: Any) -> None:
             "Install the hook into REPO: post-receive in a bare git repository, post-commit in "
             "a git working copy (or --hook), post-commit in a Subversion repository. A hook "
             "already there keeps running first, as HOOK.before-hookrelay. Settings go to "
-            "`git config hookrelay.*` or REPO/conf/hookrelay.conf; options left out keep "
+            "`git config hookrelay.*` (the token to the 0600 file hookrelay/token of the git "
+            "folder) or REPO/conf/hookrelay.conf; options left out keep "
             "their current value. Exit status: 0 done, 2 bad argument, 1 REPO is not a "
             "repository of that kind."
         ),
@@ -188,7 +189,7 @@ def run_uninstall(args: argparse.Namespace) -> int:
 
 def run_hook(args: argparse.Namespace) -> int:
     """Run the chained hook, then relay; exit with the chained hook's status, whatever happens."""
-    from hookrelay.hooks.run import run_chained, run_git_hook, run_svn_hook
+    from hookrelay.hooks.run import run_chained
 
     started = time.monotonic()
     stdin: bytes | None = None
@@ -206,18 +207,31 @@ def run_hook(args: argparse.Namespace) -> int:
             print(f"hookrelay: could not run the chained hook: {exc}", file=sys.stderr)
             status = 126
     try:
-        if args.job == "svn-post-commit":
-            summary = run_svn_hook(
-                Path(args.repository), args.revision, resend=args.resend, started=started
-            )
-        else:
-            job = args.job.removeprefix("git-")
-            summary = run_git_hook(job, stdin or b"", resend=args.resend, started=started)
+        summary = _relay(args, stdin or b"", started)
     except Exception as exc:  # noqa: BLE001 - a hook must never fail the push it serves
         summary = f"hookrelay: nothing sent: {type(exc).__name__}: {_one_line(str(exc))}"
     if summary:
         print(summary, file=sys.stderr)
     return status
+
+
+def _relay(args: argparse.Namespace, stdin: bytes, started: float) -> str:
+    """Relay with the repository's system: GitPython is imported for git jobs only."""
+    from hookrelay.hooks.run import run_hook
+
+    if args.job == "svn-post-commit":
+        from hookrelay.hooks.svn_reader import SvnSystem
+
+        return run_hook(
+            SvnSystem(Path(args.repository), args.revision), resend=args.resend, started=started
+        )
+    from hookrelay.hooks.git_reader import GitSystem
+
+    system = GitSystem(args.job.removeprefix("git-"), stdin)
+    try:
+        return run_hook(system, resend=args.resend, started=started)
+    finally:
+        system.close()
 
 
 def _one_line(text: str) -> str:

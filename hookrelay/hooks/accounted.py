@@ -15,11 +15,11 @@ kept for the most recent ``KEEP_OTHERS``. The shell hooks keep the same file the
 from __future__ import annotations
 
 import os
-import shutil
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from hookrelay.hooks import dirlock
 
 __all__ = ["KEEP_OTHERS", "LOCK_WAIT_SECONDS", "locked", "read_record", "write_record"]
 
@@ -32,49 +32,10 @@ def _is_hash(text: str) -> bool:
     return len(text) >= 40 and set(text) <= _HEX and text.strip("0") != ""
 
 
-@contextmanager
-def locked(state: Path) -> Iterator[bool]:
+def locked(state: Path) -> AbstractContextManager[bool]:
     """Hold ``<state>/accounted.lock`` (True), or go on without it after a bounded wait (False):
     a hook that cannot get the lock would rather risk a double post than lose a commit."""
-    lock = state / "accounted.lock"
-    got = _take(lock)
-    waited_until = time.monotonic() + LOCK_WAIT_SECONDS
-    while not got and time.monotonic() < waited_until:
-        if _stale(lock):
-            shutil.rmtree(lock, ignore_errors=True)
-        else:
-            time.sleep(0.05)
-        got = _take(lock)
-    try:
-        yield got
-    finally:
-        if got:
-            shutil.rmtree(lock, ignore_errors=True)
-
-
-def _take(lock: Path) -> bool:
-    try:
-        lock.mkdir()
-    except FileExistsError:
-        return False
-    except OSError:
-        return False
-    (lock / "pid").write_text(f"{os.getpid()}\n")
-    return True
-
-
-def _stale(lock: Path) -> bool:
-    try:
-        holder = int((lock / "pid").read_text().strip())
-    except (OSError, ValueError):
-        return False  # being taken right now
-    try:
-        os.kill(holder, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return dirlock.held(state / "accounted.lock", wait=LOCK_WAIT_SECONDS)
 
 
 def read_record(state: Path) -> list[str] | None:

@@ -12,6 +12,12 @@ only the rewritten commits, and a commit pushed to several branches at once is l
 Tags are never a source of commits. With a branch filter, only the filtered branches count on
 both sides: a commit first pushed to an unrelayed branch is sent when it reaches a relayed one.
 Ref names are compared as bytes (``surrogateescape``): a branch name need not be UTF-8.
+
+Settings are read with one ``git config -z --get-regexp`` (``hookrelay.*`` and
+``core.sharedRepository``); the token from the state folder's ``token`` file (``TOKEN_FILE``,
+0600, or 0640 in a repository shared with a group, whose members' pushes run the hook), and
+from ``hookrelay.token`` only where an install older than that file left it.
+This module is where the hooks import GitPython, and only to read a repository.
 """
 
 from __future__ import annotations
@@ -29,23 +35,61 @@ from hookrelay.core.source_commit import SourceCommit
 from hookrelay.exceptions import RepositoryError
 from hookrelay.hooks import accounted
 from hookrelay.hooks.commit_text import read_git_commit, source_commit
-from hookrelay.hooks.settings import HookSettings
+from hookrelay.hooks.settings import KEYS, HookSettings
 
 __all__ = [
+    "TOKEN_FILE",
+    "GitSystem",
     "RefUpdate",
     "head_commit",
     "is_shared_value",
     "new_commits",
     "open_repository",
     "read_commit",
+    "read_config",
     "read_ref_updates",
     "read_settings",
-    "shared_repository",
+    "read_token",
     "state_folder",
+    "write_token",
 ]
 
+TOKEN_FILE = "token"  # noqa: S105 - the file's name, not a token
 _UPDATE = re.compile(r"^([0-9a-f]+) ([0-9a-f]+) (\S+)$")
-_SETTING_KEYS = ("url", "token", "commiturl", "branches", "allcommits", "foregroundseconds")
+_CONFIG_KEYS = r"^(hookrelay\.|core\.sharedrepository$)"
+
+
+class GitSystem:
+    """A git repository as the hook driver sees it (``hookrelay.hooks.run.HookSystem``):
+    ``job`` is post-receive (``stdin`` holds the ref updates) or post-commit."""
+
+    def __init__(self, job: str, stdin: bytes = b"", path: str | Path | None = None) -> None:
+        self.repo = open_repository(path)
+        self.job = job
+        self._stdin = stdin
+        self.state = state_folder(self.repo)
+        self._config = read_config(self.repo)
+        self.shared = is_shared_value(self._config.get("core.sharedrepository", ""))
+        self.respawn = ["hook", f"git-{job}", "--resend"]
+
+    def close(self) -> None:
+        """Stop the git processes GitPython keeps for reading objects."""
+        self.repo.close()
+
+    def read_settings(self) -> HookSettings:
+        """The ``hookrelay.*`` settings and the token file (ConfigError when missing or bad)."""
+        return read_settings(self._config, self.state)
+
+    def new_commits(self, settings: HookSettings) -> list[str]:
+        """post-receive: the commits the push made new; post-commit: HEAD, if relayed."""
+        if self.job == "post-receive":
+            updates = read_ref_updates(self._stdin)
+            return new_commits(self.repo, updates, settings, self.state)
+        return head_commit(self.repo, settings)
+
+    def read(self, commit_id: str, settings: HookSettings) -> SourceCommit | None:
+        """The ``source_commit`` for one commit, or ``None`` when the repository lacks it."""
+        return read_commit(self.repo, commit_id, settings.commit_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +138,6 @@ def state_folder(repo: git.Repo) -> Path:
     return Path(repo.common_dir) / "hookrelay"
 
 
-def shared_repository(repo: git.Repo) -> bool:
-    """Whether ``core.sharedRepository`` shares the repository with a group (or everyone), read
-    as git reads it: ``umask``/false/0 no; ``group``/true/1, ``all``/``world``/``everybody``/2
-    yes; an octal mode yes when it gives the group any access."""
-    value = repo.git.config("--get", "core.sharedRepository", with_exceptions=False)
-    return is_shared_value(str(value))
-
-
 def is_shared_value(value: str) -> bool:
     """``core.sharedRepository``'s value (as ``git config --get`` prints it) read as sharing."""
     text = value.strip()
@@ -117,11 +153,49 @@ def is_shared_value(value: str) -> bool:
     return mode in (1, 2) or bool(mode & 0o070)
 
 
-def read_settings(repo: git.Repo) -> HookSettings:
-    """The ``hookrelay.*`` settings from ``git config`` (ConfigError when missing or bad)."""
+def read_config(repo: git.Repo) -> dict[str, str]:
+    """``hookrelay.*`` and ``core.sharedRepository`` from ``git config``, in one process; keys
+    as git prints them (lower case), the last value of a key winning, as ``--get`` has it."""
+    try:
+        listing = _git_bytes(repo, "config", "-z", "--get-regexp", _CONFIG_KEYS)
+    except RepositoryError:
+        return {}  # exit 1: nothing set
     values = {}
-    for key in _SETTING_KEYS:
-        values[key] = repo.git.config("--get", f"hookrelay.{key}", with_exceptions=False)
+    for item in listing.decode("utf-8", errors="replace").split("\0"):
+        if item:
+            key, newline, value = item.partition("\n")
+            values[key.lower()] = value if newline else "true"  # a bare key is a true boolean
+    return values
+
+
+def read_token(state: Path) -> str | None:
+    """The token in ``<state>/token``; ``None`` when there is no such file."""
+    try:
+        return (state / TOKEN_FILE).read_text(encoding="utf-8", errors="replace").strip()
+    except FileNotFoundError:
+        return None
+
+
+def write_token(state: Path, token: str, *, shared: bool) -> Path:
+    """Write ``<state>/token`` atomically: 0600, or 0640 in a repository shared with a group."""
+    mode = 0o640 if shared else 0o600
+    state.mkdir(mode=0o2770 if shared else 0o700, parents=True, exist_ok=True)
+    staged = state / f"{TOKEN_FILE}.{os.getpid()}"
+    staged.unlink(missing_ok=True)
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(f"{token}\n")
+    staged.chmod(mode)
+    staged.replace(state / TOKEN_FILE)
+    return state / TOKEN_FILE
+
+
+def read_settings(config: dict[str, str], state: Path) -> HookSettings:
+    """The hook's settings from ``read_config``'s values and the token file."""
+    values = {key: config.get(f"hookrelay.{key}", "") for key in KEYS}
+    token = read_token(state)
+    if token is not None:
+        values["token"] = token
     return HookSettings.from_values(values)
 
 

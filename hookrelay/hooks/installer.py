@@ -1,7 +1,9 @@
 """Putting a hook into a git or Subversion repository, and taking it out again.
 
 ``install`` finds the hooks folder (bare or not; git's ``core.hooksPath`` honoured), writes the
-settings (``git config hookrelay.*``, or ``conf/hookrelay.conf`` for svn) and the hook: the
+settings (``git config hookrelay.*`` with the token in the 0600 file ``$GIT_DIR/hookrelay/token``,
+0640 in a repository shared with a group, never in the 0644 ``config``; or the 0600
+``conf/hookrelay.conf`` for svn) and the hook: the
 standalone shell script from ``hooks/``, or a three-line ``sh`` stub that runs
 ``python -m hookrelay hook …`` with this interpreter. A hook already there that hookrelay did
 not write is kept as ``<hook>.before-hookrelay`` and run first by ours, with the same arguments
@@ -25,7 +27,7 @@ from hookrelay.core.tracker_api import TrackerTarget
 from hookrelay.exceptions import ConfigError, InputError, RepositoryError
 from hookrelay.hooks import git_reader, svn_reader
 from hookrelay.hooks.run import CHAINED_SUFFIX
-from hookrelay.hooks.settings import KEYS, parse_conf, render_conf
+from hookrelay.hooks.settings import KEYS, check_token, parse_conf, render_conf
 
 __all__ = [
     "FORM_MARKER",
@@ -77,9 +79,10 @@ def check_settings(values: Mapping[str, str]) -> None:
         except ConfigError as exc:
             raise InputError(str(exc)) from exc
     if "token" in values:
-        token = values["token"]
-        if not token or any(ch.isspace() or not ch.isprintable() for ch in token):
-            raise InputError("the token must be one word of printable characters")
+        try:
+            check_token(values["token"])
+        except ConfigError as exc:
+            raise InputError(str(exc)) from exc
     for key, value in values.items():
         if "\n" in value or "\r" in value:
             raise InputError(f"{key} must be one line")
@@ -173,15 +176,36 @@ def install_git(
         if name not in GIT_HOOKS:
             raise InputError(f"--hook must be one of {', '.join(GIT_HOOKS)}")
         for key, value in settings.items():
-            # git itself writes the value, quoting what its config syntax needs (# ; " \\).
-            repo.git.config("--replace-all", f"hookrelay.{key}", value)
+            if key != "token":
+                # git itself writes the value, quoting what its config syntax needs (# ; " \\).
+                repo.git.config("--replace-all", f"hookrelay.{key}", value)
+        settings_in = f"git config hookrelay.* in {repo.common_dir}"
+        if "token" in settings:
+            token_file = _write_git_token(repo, settings["token"])
+            settings_in += f", token in {token_file}"
         if form is HookForm.STANDALONE:
             content = script_path("git", name).read_bytes()
         else:
             content = _python_stub(f"git-{name}")
         target = _hooks_folder(repo) / name
         chained = _place_hook(target, content)
-        return Installed(target, form, chained, f"git config hookrelay.* in {repo.common_dir}")
+        return Installed(target, form, chained, settings_in)
+
+
+def _write_git_token(repo: git.Repo, token: str) -> Path:
+    """Write the token file and take the token out of the repository's config, where an
+    install before the token file put it."""
+    state = git_reader.state_folder(repo)
+    made = not state.exists()
+    shared = git_reader.is_shared_value(
+        git_reader.read_config(repo).get("core.sharedrepository", "")
+    )
+    path = git_reader.write_token(state, token, shared=shared)
+    repo.git.config("--unset-all", "hookrelay.token", with_exceptions=False)
+    if made:
+        _give_to_owner_of(state, Path(repo.common_dir))
+    _give_to_owner_of(path, Path(repo.common_dir))
+    return path
 
 
 def uninstall_git(path: Path) -> list[Path]:
@@ -190,6 +214,7 @@ def uninstall_git(path: Path) -> list[Path]:
         folder = _hooks_folder(repo)
         removed = [folder / name for name in GIT_HOOKS if _remove_hook(folder / name)]
         repo.git.config("--remove-section", "hookrelay", with_exceptions=False)
+        (git_reader.state_folder(repo) / git_reader.TOKEN_FILE).unlink(missing_ok=True)
         return removed
 
 
@@ -233,7 +258,7 @@ def uninstall_svn(path: Path) -> list[Path]:
 
 def _give_to_owner_of(path: Path, reference: Path) -> None:
     # Run as root (a common way to set up a server), the file must still be readable by the
-    # account the svn server runs hooks as, which owns the repository's db/.
+    # account the server runs hooks as, which owns the repository's db/ (svn) or git folder.
     if os.geteuid() == 0:
         owner = reference.stat()
         os.chown(path, owner.st_uid, owner.st_gid)

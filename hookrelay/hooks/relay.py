@@ -20,8 +20,10 @@ others back forever: each run in which Tracker answered an entry with a 5xx othe
 as a refused commit is, and the pass goes on. No answer at all (refused connection, timeout)
 and 503/429 are never counted: Tracker being down costs no commit its place.
 
-The pass also stops when the clock passes the deadline; the caller then hands the rest to a
-background process (see ``hookrelay.hooks.run``).
+The pass also ends (``OUT_OF_TIME``) when the clock passes the deadline or it has handled its
+``limit`` of entries; the caller then hands the rest to a background process (see
+``hookrelay.hooks.run``). Each post is bounded as a whole: by what is left until the deadline
+(at least a second), else by ``post_deadline``; a post cut short is ``RetryLater``.
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from hookrelay.core.source_commit import SourceCommit
-from hookrelay.core.tracker_api import Delivered, Refused
+from hookrelay.core.tracker_api import Delivered, Outcome, Refused
 from hookrelay.exceptions import RepositoryError
 from hookrelay.hooks.commit_text import names_story
 from hookrelay.hooks.hook_log import HookLog
 from hookrelay.hooks.spool import Spool
-from hookrelay.tracker.client import TrackerClient
 
-__all__ = ["MAX_FAILED_RUNS", "PassEnd", "RelayReport", "send_spool"]
+__all__ = ["MAX_FAILED_RUNS", "CommitReader", "PassEnd", "Poster", "RelayReport", "send_spool"]
 
 #: Runs in which Tracker answered an entry with a server error before it is set aside.
 MAX_FAILED_RUNS = 10
@@ -48,8 +50,17 @@ MAX_FAILED_RUNS = 10
 CommitReader = Callable[[str], SourceCommit | None]
 
 
+class Poster(Protocol):
+    """Posts one commit to Tracker within a whole-request deadline (``DeadlinePoster``)."""
+
+    def post(self, commit: SourceCommit, *, within: float) -> Outcome:
+        """Post ``commit``; what Tracker answered, or ``RetryLater`` past ``within`` seconds."""
+        ...
+
+
 class PassEnd(enum.Enum):
-    """Why a pass over the spool ended (STOPPED: Tracker or the repository failed)."""
+    """Why a pass over the spool ended (STOPPED: Tracker or the repository failed;
+    OUT_OF_TIME: the deadline passed or the pass handled its limit of entries)."""
 
     EMPTY = "empty"
     STOPPED = "stopped"
@@ -81,17 +92,21 @@ class RelayReport:
 def send_spool(
     spool: Spool,
     read: CommitReader,
-    client: TrackerClient,
+    poster: Poster,
     log: HookLog,
     report: RelayReport,
     *,
     all_commits: bool,
     deadline: float | None,
+    limit: int | None = None,
+    post_deadline: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> PassEnd:
-    """Send what the spool holds, oldest first, until it is empty, Tracker fails, or time is up."""
-    for entry in spool.pending():
-        if deadline is not None and clock() >= deadline:
+    """Send what the spool holds, oldest first, until it is empty, Tracker fails, or time (or
+    the ``limit`` of entries) is up."""
+    for handled, entry in enumerate(spool.pending()):
+        out_of_time = deadline is not None and clock() >= deadline
+        if out_of_time or (limit is not None and handled >= limit):
             return PassEnd.OUT_OF_TIME
         try:
             commit = read(entry.commit_id)
@@ -107,7 +122,8 @@ def send_spool(
             report.skipped += 1
             spool.remove(entry)
             continue
-        outcome = client.post(commit)
+        within = post_deadline if deadline is None else min(post_deadline, deadline - clock())
+        outcome = poster.post(commit, within=max(1.0, within))
         if isinstance(outcome, Delivered):
             report.sent += 1
             spool.remove(entry)

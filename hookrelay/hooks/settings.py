@@ -8,7 +8,8 @@ Subversion in ``conf/hookrelay.conf``, ``key = value`` lines that the shell hook
 key                 meaning
 ==================  ==========================================================================
 url                 Tracker base URL, ending in ``/services/v3`` (XML) or ``/services/v5`` (JSON)
-token               the API token, sent in ``X-TrackerToken`` and never logged
+token               the API token, sent in ``X-TrackerToken`` and never logged (git: in the
+                    0600 file ``$GIT_DIR/hookrelay/token``, not in the repository's config)
 commiturl           optional template of the ``url`` field; ``%H`` becomes the commit id
 branches            optional branch globs to relay (git only; space or comma separated)
 allcommits          optional; ``true`` also sends commits that name no story
@@ -24,17 +25,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from hookrelay.core.tracker_api import TrackerTarget
+from hookrelay.core.tracker_api import TrackerTarget, is_usable_token
 from hookrelay.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_FOREGROUND_SECONDS",
+    "KEYS",
     "HookSettings",
+    "check_token",
     "parse_conf",
     "render_conf",
 ]
 
 DEFAULT_FOREGROUND_SECONDS = 4
+#: Every setting a hook reads, in the order ``conf/hookrelay.conf`` lists them.
 KEYS = ("url", "token", "commiturl", "branches", "allcommits", "foregroundseconds")
 
 _CONF_LINE = re.compile(r"^\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
@@ -61,6 +65,7 @@ class HookSettings:
             raise ConfigError("hookrelay is not configured (no URL)")
         if not token:
             raise ConfigError("hookrelay is not configured (no token)")
+        check_token(token)
         seconds = values.get("foregroundseconds", "").strip()
         return cls(
             target=TrackerTarget.parse(url),
@@ -80,6 +85,17 @@ class HookSettings:
             return False
         name = ref.removeprefix("refs/heads/")
         return any(fnmatchcase(name, pattern) for pattern in self.branches)
+
+
+def check_token(token: str) -> None:
+    """Raise ``ConfigError`` unless Tracker's header can carry ``token`` as it is (the rule the
+    Tracker client and the ingest apply: ``hookrelay.core.tracker_api.is_usable_token``). The
+    message never repeats the token."""
+    if not is_usable_token(token):
+        raise ConfigError(
+            "the token must be visible ASCII characters with no spaces or controls"
+            " (as Tracker's X-TrackerToken header carries it)"
+        )
 
 
 def parse_conf(text: str) -> dict[str, str]:

@@ -2,14 +2,25 @@
 
 Layout, shared with the shell hooks so either form can send what the other spooled::
 
-    <state>/spool/<time>.<pid>.<n>.<commit id>   one file a commit; names sort oldest first; it
-                                                 holds how many runs Tracker failed it (empty: 0)
+    <state>/spool/<stamp>.<pid>.<n>.<commit id>  one file a commit; names sort in the order the
+                                                 commits were spooled; it holds how many runs
+                                                 Tracker failed it (empty: 0)
+    <state>/spool/<stamp>.<pid>.batch            commits a hook spooled and no sender has yet
+                                                 made into entries: their ids, oldest first
     <state>/refused/<same name>                  commits Tracker refused for good (see the log)
     <state>/lock/pid                             held by the one hook sending right now
 
-``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. The lock is a
-directory because ``mkdir`` is atomic everywhere, POSIX sh included; a lock whose holder has
-died is taken over.
+``<state>`` is ``$GIT_DIR/hookrelay`` or ``<svn repository>/hookrelay``. ``<stamp>`` is the
+time in seconds, or one more than the newest stamp already spooled when that is later: two
+pushes in one second sort in the order they were spooled, whatever their process ids (which
+wrap). Only hooks spooling at the very same moment share a stamp, and their order is theirs
+to pick. The lock is a ``hookrelay.hooks.dirlock``.
+
+A hook spools a push as one batch file (written aside, then renamed in): creating a file a
+commit costs a push of a thousand commits most of a second on some file systems, and the
+pusher should not wait for it. The sender, holding the lock, turns each batch into its entries
+(``<stamp>.<pid>.<line>.<id>``, sorting where the batch did) before it sends; doing that twice
+after a crash makes the same names again, so nothing is sent twice for it.
 
 In a repository shared with a group (git's ``core.sharedRepository``) the folders are made
 group-writable and setgid, as git makes its own objects folders, and the hook runs with umask
@@ -20,14 +31,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hookrelay.hooks import dirlock
+
 __all__ = ["Spool", "SpoolEntry"]
 
 _COMMIT_ID = re.compile(r"^[0-9a-f]+$")
+_BATCH = ".batch"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -40,6 +53,12 @@ class SpoolEntry:
     def commit_id(self) -> str:
         """The git hash or svn revision this entry stands for."""
         return self.name.rsplit(".", 1)[-1]
+
+    @property
+    def stamp(self) -> int:
+        """The number the name starts with (0 when it is not one)."""
+        head = self.name.split(".", 1)[0]
+        return int(head) if head.isdigit() else 0
 
 
 class Spool:
@@ -65,34 +84,82 @@ class Spool:
                 except OSError:
                     pass
         if self.shared:
-            # Files an earlier, private run made.
-            for name in ("hookrelay.log", "accounted"):
+            # Files an earlier, private run made; the git hook's token the group's pushes
+            # must read (and nobody change).
+            for name, file_mode in (
+                ("hookrelay.log", 0o660),
+                ("accounted", 0o660),
+                ("token", 0o640),
+            ):
                 try:
                     path = self.state / name
                     if path.stat().st_uid == os.geteuid():
-                        path.chmod(0o660)
+                        path.chmod(file_mode)
                 except OSError:
                     pass
 
     def add(self, commit_ids: Iterable[str], *, now: int, pid: int) -> int:
-        """Spool each commit not already waiting, in the given (oldest first) order."""
-        waiting = {entry.commit_id for entry in self.pending()}
-        added = 0
-        for number, commit_id in enumerate(commit_ids, start=1):
-            if not _COMMIT_ID.match(commit_id) or commit_id in waiting:
-                continue
-            waiting.add(commit_id)
-            (self.folder / f"{now:010d}.{pid:07d}.{number:06d}.{commit_id}").touch()
-            added += 1
-        return added
+        """Spool each commit not already waiting, in the given (oldest first) order, after
+        every commit already spooled (see the module's layout for the stamp), as one batch."""
+        for _ in range(3):
+            # A batch a sender expands between the listing and its reading is listed again,
+            # so that its commits are seen as waiting (as entries, now).
+            pending = self.pending()
+            batches = {batch: self._batch_ids(batch) for batch in self._batches()}
+            if None not in batches.values():
+                break
+        waiting = {entry.commit_id for entry in pending}
+        stamps = [entry.stamp + 1 for entry in pending[-1:]]
+        for batch, ids in batches.items():
+            waiting.update(ids or [])
+            stamps.append(SpoolEntry(batch.name).stamp + 1)
+        new: list[str] = []
+        for commit_id in commit_ids:
+            if _COMMIT_ID.match(commit_id) and commit_id not in waiting:
+                waiting.add(commit_id)
+                new.append(commit_id)
+        if new:
+            name = f"{max([now, *stamps]):010d}.{pid:07d}{_BATCH}"
+            staged = self.folder / f".{name}.new"  # not an entry, nor a batch, until renamed
+            staged.write_text("".join(f"{commit_id}\n" for commit_id in new), encoding="ascii")
+            staged.replace(self.folder / name)
+        return len(new)
+
+    def expand(self) -> None:
+        """Turn every batch into its entries (call it holding the lock, before sending)."""
+        for batch in self._batches():
+            prefix = batch.name.removesuffix(_BATCH)
+            for number, commit_id in enumerate(self._batch_ids(batch) or [], start=1):
+                entry = self.folder / f"{prefix}.{number:06d}.{commit_id}"
+                os.close(os.open(entry, os.O_WRONLY | os.O_CREAT, 0o666))
+            batch.unlink(missing_ok=True)
+
+    def waiting(self) -> int:
+        """How many commits wait, in entries and in batches."""
+        return len(self.pending()) + sum(len(self._batch_ids(b) or []) for b in self._batches())
 
     def pending(self) -> list[SpoolEntry]:
-        """Every spooled commit, oldest first."""
+        """Every spooled commit made into an entry, oldest first."""
         try:
             names = [path.name for path in self.folder.iterdir()]
         except FileNotFoundError:
             return []
         return sorted(SpoolEntry(name) for name in names if _COMMIT_ID.match(name.rsplit(".")[-1]))
+
+    def _batches(self) -> list[Path]:
+        try:
+            return sorted(self.folder.glob(f"[0-9]*{_BATCH}"))
+        except FileNotFoundError:
+            return []
+
+    @staticmethod
+    def _batch_ids(batch: Path) -> list[str] | None:
+        """The ids in a batch; None when a sender has just expanded it."""
+        try:
+            text = batch.read_text(encoding="ascii", errors="replace")
+        except FileNotFoundError:
+            return None
+        return [line for line in text.split() if _COMMIT_ID.match(line)]
 
     def remove(self, entry: SpoolEntry) -> None:
         """Forget an entry: it was delivered, names no story, or its commit is gone."""
@@ -117,36 +184,8 @@ class Spool:
 
     def try_lock(self) -> bool:
         """Take the sending lock; False when another live hook holds it."""
-        if self._take_lock():
-            return True
-        try:
-            holder = int((self._lock / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return False  # being taken right now, or written by something we do not know
-        if _alive(holder):
-            return False
-        # The holder died without unlocking (killed, machine reset): take the lock over.
-        shutil.rmtree(self._lock, ignore_errors=True)
-        return self._take_lock()
+        return dirlock.try_take(self._lock)
 
     def unlock(self) -> None:
         """Give the sending lock back."""
-        shutil.rmtree(self._lock, ignore_errors=True)
-
-    def _take_lock(self) -> bool:
-        try:
-            self._lock.mkdir()
-        except FileExistsError:
-            return False
-        (self._lock / "pid").write_text(f"{os.getpid()}\n")
-        return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
+        dirlock.release(self._lock)

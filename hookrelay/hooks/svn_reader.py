@@ -16,11 +16,44 @@ from hookrelay.exceptions import RepositoryError
 from hookrelay.hooks.commit_text import read_svn_revision, source_commit
 from hookrelay.hooks.settings import HookSettings, parse_conf
 
-__all__ = ["CONF_NAME", "check_repository", "read_revision", "read_settings", "state_folder"]
+__all__ = [
+    "CONF_NAME",
+    "SvnSystem",
+    "check_repository",
+    "read_revision",
+    "read_settings",
+    "state_folder",
+]
 
 CONF_NAME = "hookrelay.conf"
 _TIMEOUT = 60
 _NO_SUCH_REVISION = "E160006"  # svn_error_codes.h: SVN_ERR_FS_NO_SUCH_REVISION
+
+
+class SvnSystem:
+    """A Subversion repository as the hook driver sees it (``hookrelay.hooks.run.HookSystem``):
+    post-commit of ``revision`` (``None`` when only resending)."""
+
+    shared = False
+    job = "post-commit"
+
+    def __init__(self, repository: Path, revision: str | None) -> None:
+        self.repository = repository.resolve()
+        self._revision = revision
+        self.state = state_folder(self.repository)
+        self.respawn = ["hook", "svn-post-commit", "--resend", str(self.repository)]
+
+    def read_settings(self) -> HookSettings:
+        """The settings in ``conf/hookrelay.conf`` (ConfigError when missing or bad)."""
+        return read_settings(self.repository)
+
+    def new_commits(self, settings: HookSettings) -> list[str]:
+        """The revision just committed."""
+        return [self._revision] if self._revision is not None else []
+
+    def read(self, commit_id: str, settings: HookSettings) -> SourceCommit | None:
+        """The ``source_commit`` for one revision, or ``None`` when the repository lacks it."""
+        return read_revision(self.repository, commit_id, settings.commit_url)
 
 
 def _svnlook(*args: str) -> subprocess.CompletedProcess[bytes]:

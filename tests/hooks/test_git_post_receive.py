@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from hookrelay.hooks.run import FOREGROUND_COMMITS
 from tests.hooks.repos import ZERO, GitWorld, install, received_commits, wait_for
 from tests.support.recorder import Received, Recorder, Reply
 
@@ -276,9 +277,14 @@ def test_commit_tracker_always_fails_is_set_aside_and_does_not_block_the_rest(
     server.push("main")
     later = []
     for n in range(2, 11):  # runs 2 to 10
+        # A spool bigger than FOREGROUND_COMMITS is sent by the background: wait for it.
+        wait_for(lambda: len(recorder.received) >= n - 1, what=f"run {n - 1}")  # noqa: B023
+        wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
         assert ids(recorder) == [poison] * (n - 1)
         later.append(server.commit(story(n)))
         server.push("main")
+    wait_for(lambda: len(recorder.received) >= 19, what="the commits behind the poison")
+    wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
     assert ids(recorder) == [poison] * 10 + later
     assert not list((server.state() / "spool").iterdir())
     assert [p.name.rsplit(".", 1)[1] for p in (server.state() / "refused").iterdir()] == [poison]
@@ -379,6 +385,41 @@ def test_push_of_thousands_of_commits_is_spooled_and_each_delivered_once(
         assert "commits to the background" in log
     else:
         assert "4000 sent" in said
+
+
+def test_a_push_bigger_than_the_foreground_share_goes_to_the_background(
+    server: GitWorld, recorder: Recorder
+) -> None:
+    """A spool of more than FOREGROUND_COMMITS goes to the background at once, even with time
+    to spare; every commit arrives once, oldest first."""
+    commits = server.fast_import([story(n).encode() for n in range(1, FOREGROUND_COMMITS + 2)])
+    said = server.push("main")
+    assert "0 sent; the rest goes in the background" in said
+    wait_for(lambda: len(recorder.received) >= len(commits), what="every commit")
+    wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
+    assert ids(recorder) == commits
+    log = (server.state() / "hookrelay.log").read_text()
+    assert f"handing {len(commits)} commits to the background" in log
+
+
+def test_spool_names_sort_in_the_order_commits_were_spooled(
+    git_world: GitWorld, form: str, unused_port_url: str
+) -> None:
+    """A commit spooled after another sorts after it, even when the earlier one's stamp is
+    ahead of the clock and its process id above any (process ids wrap)."""
+    install("git", git_world.server, form, f"{unused_port_url}/services/v3", *STAY)
+    first = git_world.commit(story(1))
+    git_world.push("main")
+    spool = git_world.state() / "spool"
+    [entry] = spool.iterdir()
+    stamp = int(entry.name.split(".")[0])
+    entry.rename(spool / f"{stamp + 1000:010d}.9999999.000001.{first}")
+    second = git_world.commit(story(2))
+    git_world.push("main")
+    assert [name.rsplit(".", 1)[1] for name in sorted(p.name for p in spool.iterdir())] == [
+        first,
+        second,
+    ]
 
 
 def test_push_into_a_repository_without_settings_still_succeeds(

@@ -13,6 +13,7 @@ from tests.hooks.repos import GitWorld, SvnWorld, install, received_commits
 from tests.support.recorder import Recorder
 
 URL = "https://tracker.example.com/services/v5"
+STAY = ("--foreground-seconds", "60")
 REPOSITORY_ROOT = Path(__file__).parents[2]
 
 # An old hook that records how it was run: its arguments and its standard input.
@@ -35,15 +36,24 @@ def test_bare_repository_gets_post_receive_and_settings(git_world: GitWorld, for
     assert hook.stat().st_mode & stat.S_IXUSR
     assert f"{FORM_MARKER} {'standalone' if form == 'shell' else 'python'}" in hook.read_text()
     assert config(git_world, git_world.server, "url") == [URL]
-    assert config(git_world, git_world.server, "token") == ["t0k3n"]
+    assert (git_world.state() / "token").read_text() == "t0k3n\n"
     assert config(git_world, git_world.server, "commiturl") == ["https://g.example/c/%H#x;y"]
 
 
-def test_standalone_hook_is_the_shipped_script(git_world: GitWorld) -> None:
-    """--standalone installs the repository's hooks/git/post-receive byte for byte."""
-    install("git", git_world.server, "shell", URL)
-    shipped = REPOSITORY_ROOT / "hooks" / "git" / "post-receive"
-    assert (git_world.server / "hooks" / "post-receive").read_bytes() == shipped.read_bytes()
+@pytest.mark.parametrize("bare", [True, False], ids=["post-receive", "post-commit"])
+def test_standalone_hook_is_the_shipped_script(git_world: GitWorld, bare: bool) -> None:
+    """--standalone installs the shipped hooks/git/<hook> byte for byte: the one git script
+    that scripts/build-hooks makes from hooks/src (test_shell_scripts checks that build)."""
+    repo, hooks = (
+        (git_world.server, git_world.server / "hooks")
+        if bare
+        else (git_world.clone, git_world.clone / ".git" / "hooks")
+    )
+    install("git", repo, "shell", URL)
+    name = "post-receive" if bare else "post-commit"
+    shipped = REPOSITORY_ROOT / "hooks" / "git" / name
+    assert (hooks / name).read_bytes() == shipped.read_bytes()
+    assert shipped.read_bytes() == (REPOSITORY_ROOT / "hooks" / "git" / "post-receive").read_bytes()
 
 
 def test_working_copy_gets_post_commit(git_world: GitWorld, form: str) -> None:
@@ -72,7 +82,7 @@ def test_install_is_idempotent(git_world: GitWorld, form: str) -> None:
     install("git", git_world.server, form, URL, token="n3w")
     assert (hooks / "post-receive").read_bytes() == first
     assert not (hooks / "post-receive.before-hookrelay").exists()
-    assert config(git_world, git_world.server, "token") == ["n3w"]
+    assert (git_world.state() / "token").read_text() == "n3w\n"
     assert config(git_world, git_world.server, "url") == [URL]
 
 
@@ -156,8 +166,14 @@ def test_refuses_a_folder_that_is_not_a_repository(
 
 @pytest.mark.parametrize(
     ("url", "token"),
-    [("https://tracker.example.com/api", "t"), ("ftp://x/services/v5", "t"), (URL, "two words")],
-    ids=["no-version", "not-http", "bad-token"],
+    [
+        ("https://tracker.example.com/api", "t"),
+        ("ftp://x/services/v5", "t"),
+        (URL, "two words"),
+        (URL, "tökén"),
+        (URL, "tab\there"),
+    ],
+    ids=["no-version", "not-http", "bad-token", "non-ascii-token", "control-in-token"],
 )
 def test_bad_arguments_exit_2(
     git_world: GitWorld, capsys: pytest.CaptureFixture[str], url: str, token: str
@@ -167,3 +183,58 @@ def test_bad_arguments_exit_2(
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("hookrelay: error: ")
     assert not (git_world.server / "hooks" / "post-receive").exists()
+
+
+def test_git_token_is_kept_in_a_private_file_not_in_the_config(
+    git_world: GitWorld, form: str
+) -> None:
+    """The token goes to hookrelay/token (0600) in the git folder; the 0644 config never has it."""
+    install("git", git_world.server, form, URL, token="pr1vate")
+    token = git_world.state() / "token"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert token.read_text() == "pr1vate\n"
+    assert "pr1vate" not in (git_world.server / "config").read_text()
+
+
+def test_an_older_installs_token_in_config_is_read_then_moved_by_the_next_install(
+    git_world: GitWorld, recorder: Recorder, form: str
+) -> None:
+    """A repository set up before the token file (token in ``hookrelay.token``) still relays
+    with it; installing again moves the token to the file and out of the config."""
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
+    (git_world.state() / "token").unlink()
+    git_world.git(git_world.server, "config", "hookrelay.token", "0ld-t0k3n")
+    git_world.commit("[#1] with the old token")
+    git_world.push("main")
+    assert [r.headers["X-TrackerToken"] for r in recorder.received] == ["0ld-t0k3n"]
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY, token="n3w")
+    assert "0ld-t0k3n" not in (git_world.server / "config").read_text()
+    assert (git_world.state() / "token").read_text() == "n3w\n"
+    git_world.commit("[#2] with the new token")
+    git_world.push("main")
+    assert [r.headers["X-TrackerToken"] for r in recorder.received] == ["0ld-t0k3n", "n3w"]
+
+
+def test_uninstall_removes_the_token_file(git_world: GitWorld) -> None:
+    """Uninstalling takes the token away with the settings (the spool and log stay)."""
+    install("git", git_world.server, "python", URL)
+    assert main(["hooks", "uninstall", "git", str(git_world.server)]) == 0
+    assert not (git_world.state() / "token").exists()
+    assert git_world.state().is_dir()
+
+
+@pytest.mark.parametrize("token", ["tökén", "two words"], ids=["non-ascii", "space"])
+def test_a_token_the_header_cannot_carry_is_refused_by_the_hook_too(
+    git_world: GitWorld, recorder: Recorder, form: str, token: str
+) -> None:
+    """A token set by hand that Tracker's header cannot carry: the push goes through, says
+    why nothing was sent, and the hook's log says it too (without the token)."""
+    install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
+    (git_world.state() / "token").write_text(f"{token}\n", encoding="utf-8")
+    git_world.commit("[#1] bad token")
+    said = git_world.push("main")
+    assert "nothing sent: the token must be visible ASCII" in said
+    log = (git_world.state() / "hookrelay.log").read_text(encoding="utf-8")
+    assert "nothing sent: the token must be visible ASCII" in log
+    assert token not in log
+    assert recorder.received == []

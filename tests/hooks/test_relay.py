@@ -10,6 +10,7 @@ import pytest
 from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import TrackerTarget
 from hookrelay.exceptions import RepositoryError
+from hookrelay.hooks.deadline import DeadlinePoster
 from hookrelay.hooks.hook_log import HookLog
 from hookrelay.hooks.relay import MAX_FAILED_RUNS, PassEnd, RelayReport, send_spool
 from hookrelay.hooks.spool import Spool
@@ -31,10 +32,12 @@ def read(commit_id: str) -> SourceCommit | None:
 
 
 @pytest.fixture
-def client(recorder: Recorder) -> Iterator[TrackerClient]:
-    """A Tracker client posting to the recorder."""
+def client(recorder: Recorder) -> Iterator[DeadlinePoster]:
+    """The hook's poster (a Tracker client with a whole-request deadline) to the recorder."""
     with make_http_client() as http:
-        yield TrackerClient(http, TrackerTarget.parse(f"{recorder.url}/services/v3"), "t")
+        tracker = TrackerClient(http, TrackerTarget.parse(f"{recorder.url}/services/v3"), "t")
+        with DeadlinePoster(tracker, http) as poster:
+            yield poster
 
 
 def spool_of(tmp_path: Path, *ids: str) -> Spool:
@@ -42,11 +45,12 @@ def spool_of(tmp_path: Path, *ids: str) -> Spool:
     spool = Spool(tmp_path)
     spool.create()
     spool.add(ids, now=1, pid=1)
+    spool.expand()
     return spool
 
 
 def test_pass_sends_story_commits_and_drops_the_rest(
-    tmp_path: Path, client: TrackerClient, recorder: Recorder
+    tmp_path: Path, client: DeadlinePoster, recorder: Recorder
 ) -> None:
     """Story commits are posted; a no-story commit and a vanished one leave the spool unsent."""
     spool = spool_of(tmp_path, "aa", "bb", "cc", "dd")
@@ -60,7 +64,7 @@ def test_pass_sends_story_commits_and_drops_the_rest(
     assert spool.pending() == []
 
 
-def test_unreadable_commit_stops_the_pass_and_stays(tmp_path: Path, client: TrackerClient) -> None:
+def test_unreadable_commit_stops_the_pass_and_stays(tmp_path: Path, client: DeadlinePoster) -> None:
     """A repository error stops the pass with the entry still spooled."""
     spool = spool_of(tmp_path, "ee", "aa")
     report = RelayReport()
@@ -72,11 +76,11 @@ def test_unreadable_commit_stops_the_pass_and_stays(tmp_path: Path, client: Trac
 
 
 def test_pass_past_its_deadline_sends_nothing_more(
-    tmp_path: Path, client: TrackerClient, recorder: Recorder
+    tmp_path: Path, client: DeadlinePoster, recorder: Recorder
 ) -> None:
     """Once the clock passes the deadline the pass ends, leaving the rest for the background."""
     spool = spool_of(tmp_path, "aa", "dd")
-    ticks = iter([0.0, 5.0])
+    ticks = iter([0.0, 0.5, 5.0])  # before aa, its post, before dd
     log = HookLog(tmp_path / "log", "test")
     end = send_spool(
         spool,
@@ -95,7 +99,7 @@ def test_pass_past_its_deadline_sends_nothing_more(
 
 @pytest.mark.parametrize(("status", "set_aside"), [(500, True), (502, True), (503, False)])
 def test_server_errors_set_an_entry_aside_after_ten_runs_but_never_503(
-    tmp_path: Path, client: TrackerClient, recorder: Recorder, status: int, set_aside: bool
+    tmp_path: Path, client: DeadlinePoster, recorder: Recorder, status: int, set_aside: bool
 ) -> None:
     """Ten runs with a 5xx for the oldest entry move it to refused/ and the pass goes on to the
     next; a 503 (Tracker down for everyone) keeps it waiting however often it comes."""

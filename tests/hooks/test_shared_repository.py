@@ -32,7 +32,8 @@ def push_one(world: GitWorld) -> None:
 def test_shared_repository_gets_a_group_writable_setgid_folder(
     git_world: GitWorld, recorder: Recorder, form: str, setting: str
 ) -> None:
-    """With core.sharedRepository set to share, the folders are 2770 and the files 660."""
+    """With core.sharedRepository set to share, the folders are 2770, the files 660, and the
+    token (which the group's pushes read) 640."""
     git_world.git(git_world.server, "config", "core.sharedRepository", setting)
     install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
     push_one(git_world)
@@ -42,13 +43,14 @@ def test_shared_repository_gets_a_group_writable_setgid_folder(
         assert mode(folder) == 0o2770, (folder, oct(mode(folder)))
     for file in (state / "hookrelay.log", state / "accounted"):
         assert mode(file) == 0o660, (file, oct(mode(file)))
+    assert mode(state / "token") == 0o640
 
 
 @pytest.mark.parametrize("setting", [None, "umask", "false", "0"])
 def test_private_repository_keeps_its_folder_private(
     git_world: GitWorld, recorder: Recorder, form: str, setting: str | None
 ) -> None:
-    """Without sharing, the folders are 0700 and the files 0600, as before."""
+    """Without sharing, the folders are 0700 and the files (the token too) 0600, as before."""
     if setting is not None:
         git_world.git(git_world.server, "config", "core.sharedRepository", setting)
     install("git", git_world.server, form, f"{recorder.url}/services/v3", *STAY)
@@ -57,7 +59,7 @@ def test_private_repository_keeps_its_folder_private(
     assert len(recorder.received) == 1
     for folder in (state, state / "spool", state / "refused"):
         assert mode(folder) == 0o700, (folder, oct(mode(folder)))
-    for file in (state / "hookrelay.log", state / "accounted"):
+    for file in (state / "hookrelay.log", state / "accounted", state / "token"):
         assert mode(file) == 0o600, (file, oct(mode(file)))
 
 
@@ -72,3 +74,4 @@ def test_private_folder_becomes_shared_when_the_repository_is_shared_later(
     push_one(git_world)
     assert mode(git_world.state()) == 0o2770
     assert mode(git_world.state() / "hookrelay.log") == 0o660
+    assert mode(git_world.state() / "token") == 0o640
