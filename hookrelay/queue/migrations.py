@@ -116,6 +116,14 @@ STEPS: tuple[Step, ...] = (
             )""",
         ),
     ),
+    Step(
+        version=5,
+        description="deliveries_due_order: leasing walks the due rows of one state in order",
+        # SQLite's deliveries_due already ends in the rowid (id); PostgreSQL's needs id itself
+        # so a lease reads the oldest due rows of a state without sorting them all.
+        sqlite=(),
+        postgres=("CREATE INDEX deliveries_due_order ON deliveries (state, next_attempt_at, id)",),
+    ),
 )
 
 LATEST_VERSION = STEPS[-1].version

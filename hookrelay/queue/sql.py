@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
-from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
+from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
 
@@ -33,18 +33,37 @@ WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 
+# One limited lookup per state, each walking an index in order (deliveries_due_order, or
+# deliveries_lease for expired leases), so leasing costs the same with 1,000 or 100,000 queued;
+# only the few rows they find are merged and sorted. (An OR over the states made both databases
+# read and sort every due row.) PostgreSQL locks what each lookup finds, skipping rows another
+# replica holds.
 _LEASE = f"""
+WITH due_pending AS (
+    SELECT id, next_attempt_at FROM deliveries
+    WHERE state = 'pending' AND next_attempt_at <= :now
+    ORDER BY state, next_attempt_at, id LIMIT :limit {{row_lock}}
+), due_waiting AS (
+    SELECT id, next_attempt_at FROM deliveries
+    WHERE state = 'waiting' AND next_attempt_at <= :now
+    ORDER BY state, next_attempt_at, id LIMIT :limit {{row_lock}}
+), lease_expired AS (
+    SELECT id, next_attempt_at FROM deliveries
+    WHERE state = 'leased' AND lease_until <= :now
+    ORDER BY state, lease_until LIMIT :limit {{row_lock}}
+), chosen AS (
+    SELECT id FROM (
+        SELECT id, next_attempt_at FROM due_pending
+        UNION ALL SELECT id, next_attempt_at FROM due_waiting
+        UNION ALL SELECT id, next_attempt_at FROM lease_expired
+    ) AS due
+    ORDER BY next_attempt_at, id
+    LIMIT :limit
+)
 UPDATE deliveries
 SET state = 'leased', attempts = attempts + 1, lease_until = :lease_until,
     first_attempt_at = COALESCE(first_attempt_at, :now)
-WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE (state IN ('pending', 'waiting') AND next_attempt_at <= :now)
-       OR (state = 'leased' AND lease_until <= :now)
-    ORDER BY next_attempt_at, id
-    LIMIT :limit
-    {{row_lock}}
-)
+WHERE id IN (SELECT id FROM chosen)
 RETURNING {COLUMNS}
 """  # noqa: S608 - COLUMNS is a constant of this package
 
@@ -223,22 +242,45 @@ class SqlStore:
             parameters = {"id": delivery.id, "attempts": delivery.attempts, **values}
             return db.execute(statement, parameters).rowcount == 1
 
+    def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
+        """Record the end of several leased attempts in one transaction (durable on return);
+        for each, False if its lease was lost (another worker took it over) and nothing changed.
+        """
+        if not results:
+            return []
+        statements = {
+            State.DELIVERED: self._sql.delivered,
+            State.WAITING: self._sql.waiting,
+            State.DEAD: self._sql.dead,
+        }
+        recorded = []
+        with self._write() as db:
+            for result in results:
+                parameters = {
+                    "id": result.delivery.id,
+                    "attempts": result.delivery.attempts,
+                    "now": now,
+                    "next_attempt_at": result.next_attempt_at,
+                    "error": result.error,
+                }
+                cursor = db.execute(statements[result.state], parameters)
+                recorded.append(cursor.rowcount == 1)
+        return recorded
+
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
         """Record success; False if the lease was lost (another worker took it over)."""
-        return self._fenced(self._sql.delivered, delivery, now=now)
+        return self.record([AttemptResult(delivery, State.DELIVERED)], now=now)[0]
 
     def mark_waiting(
         self, delivery: Delivery, *, now: float, next_attempt_at: float, error: str
     ) -> bool:
         """Record a retryable failure and when to try again; False if the lease was lost."""
-        del now  # the row keeps no time for a failure but the next attempt's
-        return self._fenced(
-            self._sql.waiting, delivery, next_attempt_at=next_attempt_at, error=error
-        )
+        waiting = AttemptResult(delivery, State.WAITING, next_attempt_at, error)
+        return self.record([waiting], now=now)[0]
 
     def mark_dead(self, delivery: Delivery, *, now: float, error: str) -> bool:
         """Record a permanent failure (dead-letter list); False if the lease was lost."""
-        return self._fenced(self._sql.dead, delivery, now=now, error=error)
+        return self.record([AttemptResult(delivery, State.DEAD, error=error)], now=now)[0]
 
     def release(self, delivery: Delivery, *, now: float) -> bool:
         """Give a leased delivery back without counting the attempt (graceful shutdown)."""

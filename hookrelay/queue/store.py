@@ -19,7 +19,15 @@ from typing import Protocol
 
 from hookrelay.core.lifecycle import State
 
-__all__ = ["Delivery", "EnqueueResult", "NewDelivery", "QueueStore", "State", "public_view"]
+__all__ = [
+    "AttemptResult",
+    "Delivery",
+    "EnqueueResult",
+    "NewDelivery",
+    "QueueStore",
+    "State",
+    "public_view",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,17 @@ def public_view(delivery: Delivery) -> dict[str, object]:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """How one leased attempt ended, to record: ``state`` is delivered, waiting (until
+    ``next_attempt_at``) or dead, with ``error`` (Tracker's words) for the last two."""
+
+    delivery: Delivery
+    state: State
+    next_attempt_at: float | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EnqueueResult:
     """How many of the offered commits were queued, and how many were already known."""
 
@@ -105,6 +124,12 @@ class QueueStore(Protocol):
         """Take up to ``limit`` due deliveries (pending, waiting and due, or leased with an
         expired lease), mark them leased until ``now + lease_seconds`` and count an attempt.
         Two callers never lease the same delivery at once."""
+        ...
+
+    def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
+        """Record the end of several leased attempts in one transaction (durable on return);
+        for each, False if its lease was lost (another worker took it over) and nothing changed.
+        """
         ...
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
