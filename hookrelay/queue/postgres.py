@@ -8,8 +8,9 @@
 * Migrations run under a transaction-scoped advisory lock, so replicas starting together do not
   race to create the schema. A ``search_path`` in the URL (``?options=-csearch_path%3DNAME``)
   puts the tables in a schema of their own.
-* One connection per store, behind a lock, reopened if the server drops it. The statements are
-  short; a pool (``psycopg_pool``) would be the next step for a busy receiver.
+* Two connections per store, each behind a lock and reopened if the server drops it: one for
+  durable writes, one for the workers' leases and results (single statements, not flushed
+  before the answer). A pool (``psycopg_pool``) would be the next step for a busy receiver.
 
 The statements and the methods built on them are shared with SQLite (``sql.py``).
 """
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
+from hookrelay.queue.leases import RESULTS_POSTGRES
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, check_version
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
 
@@ -33,7 +35,9 @@ __all__ = ["PostgresStore"]
 # Any constant will do, as long as every hookrelay uses the same one: "hookrel" in ASCII.
 _MIGRATION_LOCK = 0x686F6F6B72656C
 
-_STATEMENTS = Statements.for_driver(pyformat=True, row_lock="FOR UPDATE SKIP LOCKED")
+_STATEMENTS = Statements.for_driver(
+    pyformat=True, results=RESULTS_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
+)
 
 
 def _display(conninfo: str) -> str:
@@ -44,8 +48,61 @@ def _display(conninfo: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+class _Session:
+    """One connection, behind a lock, reopened if the server dropped it; ``settings`` are run
+    on each new connection."""
+
+    def __init__(self, store: PostgresStore, settings: tuple[str, ...] = ()) -> None:
+        self._store = store
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._closed = False
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._closed:
+            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
+        if self._conn is None or self._conn.closed:
+            self._conn = self._store.connect()
+            for setting in self._settings:
+                self._conn.execute(setting)
+        return self._conn
+
+    @contextmanager
+    def cursor(self, *, transaction: bool) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+        """A cursor inside one transaction, or (``transaction=False``) one whose every statement
+        commits on its own."""
+        with self._lock:
+            try:
+                connection = self._connection()
+                if not transaction:
+                    with connection.cursor() as cursor:
+                        yield cursor
+                    return
+                with connection.transaction(), connection.cursor() as cursor:
+                    yield cursor
+            except psycopg.Error as exc:
+                if self._conn is not None and self._conn.broken:
+                    self._conn.close()
+                raise StoreError(
+                    f"the PostgreSQL queue at {self._store.display} failed: "
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+
+
 class PostgresStore(SqlStore):
-    """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas."""
+    """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas.
+
+    It holds two connections: one for what must be durable on return (enqueue, the operator's
+    changes) and one for the workers' bookkeeping (leases and attempt results), so neither
+    waits for the other.
+    """
 
     _sql = _STATEMENTS
 
@@ -56,10 +113,10 @@ class PostgresStore(SqlStore):
         """
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
-        self._display = _display(conninfo)
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._closed = False
+        self.display = _display(conninfo)
+        self._durable = _Session(self)
+        # The server need not flush these before answering: see _bookkeeping.
+        self._worker = _Session(self, ("SET synchronous_commit = off",))
         try:
             self._migrate()
         except StoreError:
@@ -67,35 +124,16 @@ class PostgresStore(SqlStore):
             raise
 
     def __repr__(self) -> str:
-        return f"PostgresStore({self._display!r})"
+        return f"PostgresStore({self.display!r})"
 
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL queue at {self._display} is closed")
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
-            )
-        return self._conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
-        """One transaction on the store's connection; a dropped connection is reopened next time."""
-        with self._lock:
-            try:
-                connection = self._connection()
-                with connection.transaction(), connection.cursor() as cursor:
-                    yield cursor
-            except psycopg.Error as exc:
-                if self._conn is not None and self._conn.broken:
-                    self._conn.close()
-                raise StoreError(
-                    f"the PostgreSQL queue at {self._display} failed: "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-                ) from exc
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A new autocommit connection to the queue's database."""
+        return psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+        )
 
     def _migrate(self) -> None:
-        with self._transaction() as cursor:
+        with self._durable.cursor(transaction=True) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cursor.execute(SCHEMA_VERSION_POSTGRES)
             cursor.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
@@ -109,19 +147,23 @@ class PostgresStore(SqlStore):
                 )
 
     def _write(self) -> AbstractContextManager[Transaction]:
-        return self._transaction()
+        return self._durable.cursor(transaction=True)
+
+    def _bookkeeping(self) -> AbstractContextManager[Transaction]:
+        """Single statements the server does not wait to flush (``synchronous_commit = off``):
+        they survive this process, and a server crash can undo only their last instant
+        (https://www.postgresql.org/docs/15/wal-async-commit.html)."""
+        return self._worker.cursor(transaction=False)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers and accepts writes."""
-        with self._transaction() as cursor:
+        with self._durable.cursor(transaction=True) as cursor:
             cursor.execute("SELECT current_setting('transaction_read_only')")
             row = cursor.fetchone()
         if row is None or row[0] != "off":
-            raise StoreError(f"the PostgreSQL queue at {self._display} is read-only")
+            raise StoreError(f"the PostgreSQL queue at {self.display} is read-only")
 
     def close(self) -> None:
-        """Close the connection; later calls raise ``StoreError``."""
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
+        """Close the connections; later calls raise ``StoreError``."""
+        self._durable.close()
+        self._worker.close()

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hookrelay.queue.leases import LEASE, RECORD, results_json
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
 from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
@@ -33,57 +34,7 @@ WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key)
 ON CONFLICT (dedupe_key) DO NOTHING
 """
 
-# One limited lookup per state, each walking an index in order (deliveries_due_order, or
-# deliveries_lease for expired leases), so leasing costs the same with 1,000 or 100,000 queued;
-# only the few rows they find are merged and sorted. (An OR over the states made both databases
-# read and sort every due row.) PostgreSQL locks what each lookup finds, skipping rows another
-# replica holds.
-_LEASE = f"""
-WITH due_pending AS (
-    SELECT id, next_attempt_at FROM deliveries
-    WHERE state = 'pending' AND next_attempt_at <= :now
-    ORDER BY state, next_attempt_at, id LIMIT :limit {{row_lock}}
-), due_waiting AS (
-    SELECT id, next_attempt_at FROM deliveries
-    WHERE state = 'waiting' AND next_attempt_at <= :now
-    ORDER BY state, next_attempt_at, id LIMIT :limit {{row_lock}}
-), lease_expired AS (
-    SELECT id, next_attempt_at FROM deliveries
-    WHERE state = 'leased' AND lease_until <= :now
-    ORDER BY state, lease_until LIMIT :limit {{row_lock}}
-), chosen AS (
-    SELECT id FROM (
-        SELECT id, next_attempt_at FROM due_pending
-        UNION ALL SELECT id, next_attempt_at FROM due_waiting
-        UNION ALL SELECT id, next_attempt_at FROM lease_expired
-    ) AS due
-    ORDER BY next_attempt_at, id
-    LIMIT :limit
-)
-UPDATE deliveries
-SET state = 'leased', attempts = attempts + 1, lease_until = :lease_until,
-    first_attempt_at = COALESCE(first_attempt_at, :now)
-WHERE id IN (SELECT id FROM chosen)
-RETURNING {COLUMNS}
-"""  # noqa: S608 - COLUMNS is a constant of this package
-
 _FENCE = "WHERE id = :id AND state = 'leased' AND attempts = :attempts"
-
-_DELIVERED = f"""
-UPDATE deliveries SET state = 'delivered', finished_at = :now, lease_until = NULL {_FENCE}
-"""  # noqa: S608 - constants only
-
-_WAITING = f"""
-UPDATE deliveries
-SET state = 'waiting', next_attempt_at = :next_attempt_at, lease_until = NULL, last_error = :error
-{_FENCE}
-"""  # noqa: S608 - constants only
-
-_DEAD = f"""
-UPDATE deliveries
-SET state = 'dead', finished_at = :now, lease_until = NULL, last_error = :error
-{_FENCE}
-"""  # noqa: S608 - constants only
 
 # Releasing un-counts the attempt; the first attempt's time goes with it if it was the first.
 _RELEASE = f"""
@@ -143,9 +94,7 @@ class Statements:
 
     insert: str
     lease: str
-    delivered: str
-    waiting: str
-    dead: str
+    record: str
     release: str
     retry: str
     retry_dead: str
@@ -157,18 +106,17 @@ class Statements:
     prune: str
 
     @classmethod
-    def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
-        """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``."""
+    def for_driver(cls, *, pyformat: bool, results: str, row_lock: str = "") -> Statements:
+        """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``;
+        ``results`` reads a JSON list of attempt results as a table ``r``."""
 
         def style(sql: str) -> str:
             return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
 
         return cls(
             insert=style(_INSERT),
-            lease=style(_LEASE.format(row_lock=row_lock)),
-            delivered=style(_DELIVERED),
-            waiting=style(_WAITING),
-            dead=style(_DEAD),
+            lease=style(LEASE.format(row_lock=row_lock)),
+            record=style(RECORD.format(results=results)),
             release=style(_RELEASE),
             retry=style(_RETRY),
             retry_dead=style(_RETRY_DEAD),
@@ -219,6 +167,15 @@ class SqlStore:
         """A consistent read (a subclass provides it; a write transaction will do)."""
         return self._write()
 
+    def _bookkeeping(self) -> AbstractContextManager[Transaction]:
+        """Where the workers' bookkeeping runs (a lease, attempt results): one statement each,
+        atomic, and kept when the process dies, but a subclass may let a power loss or a
+        database crash undo its last instant. Undoing one can only make a commit due again
+        (posted twice), never lose one, so these need not wait for a disk flush as ``enqueue``
+        must. A subclass may run each statement as its own transaction.
+        """
+        return self._write()
+
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
         queued = 0
@@ -233,7 +190,7 @@ class SqlStore:
         if limit <= 0:
             return []
         parameters = {"now": now, "lease_until": now + lease_seconds, "limit": limit}
-        with self._write() as db:
+        with self._bookkeeping() as db:
             rows = db.execute(self._sql.lease, parameters).fetchall()
         return sorted((delivery_from_row(row) for row in rows), key=lambda d: d.id)
 
@@ -243,29 +200,20 @@ class SqlStore:
             return db.execute(statement, parameters).rowcount == 1
 
     def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
-        """Record the end of several leased attempts in one transaction (durable on return);
-        for each, False if its lease was lost (another worker took it over) and nothing changed.
+        """Record the end of several leased attempts in one statement (kept on return, see
+        ``_bookkeeping``); for each, False if its lease was lost (another worker took it over)
+        and nothing changed.
         """
         if not results:
             return []
-        statements = {
-            State.DELIVERED: self._sql.delivered,
-            State.WAITING: self._sql.waiting,
-            State.DEAD: self._sql.dead,
-        }
-        recorded = []
-        with self._write() as db:
-            for result in results:
-                parameters = {
-                    "id": result.delivery.id,
-                    "attempts": result.delivery.attempts,
-                    "now": now,
-                    "next_attempt_at": result.next_attempt_at,
-                    "error": result.error,
-                }
-                cursor = db.execute(statements[result.state], parameters)
-                recorded.append(cursor.rowcount == 1)
-        return recorded
+        with self._bookkeeping() as db:
+            recorded = {
+                row[0]
+                for row in db.execute(
+                    self._sql.record, {"now": now, "results": results_json(results)}
+                ).fetchall()
+            }
+        return [result.delivery.id in recorded for result in results]
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
         """Record success; False if the lease was lost (another worker took it over)."""

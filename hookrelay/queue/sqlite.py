@@ -15,16 +15,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hookrelay.exceptions import StoreError
+from hookrelay.queue.leases import RESULTS_SQLITE
 from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, check_version
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore"]
 
-_STATEMENTS = Statements.for_driver(pyformat=False)
+_STATEMENTS = Statements.for_driver(pyformat=False, results=RESULTS_SQLITE)
 
 
 class SqliteStore(SqlStore):
@@ -82,11 +83,21 @@ class SqliteStore(SqlStore):
                     (step.version, step.description),
                 )
 
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from the start; on disk on return."""
+        return self._transaction(durable=True)
+
+    def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write that survives the process (the WAL is written), flushed with the next
+        durable write or checkpoint (``synchronous=NORMAL``, https://www.sqlite.org/wal.html)."""
+        return self._transaction(durable=False)
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from the start."""
+    def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
+                # Outside a transaction, where SQLite lets it change.
+                self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db

@@ -127,9 +127,10 @@ class QueueStore(Protocol):
         ...
 
     def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
-        """Record the end of several leased attempts in one transaction (durable on return);
-        for each, False if its lease was lost (another worker took it over) and nothing changed.
-        """
+        """Record the end of several leased attempts at once; for each, False if its lease was
+        lost (another worker took it over) and nothing changed. On return it survives the
+        process; a power loss or database crash may undo the last instant of it, which only
+        makes those commits due again (at least once, never lost)."""
         ...
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
