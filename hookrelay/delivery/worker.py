@@ -26,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -103,6 +103,8 @@ class DeliveryWorker:
         self._recorder = GroupCommit(store, clock)
         self._clients: dict[tuple[str, str], TrackerClient | Refused] = {}
         self._clients_lock = threading.Lock()
+        self._waiting = threading.Condition()  # guards _not_started: leased, not yet taken up
+        self._not_started = 0
 
     # --- driving -------------------------------------------------------------------------------
 
@@ -131,15 +133,14 @@ class DeliveryWorker:
             self._lease_seconds,
             extra={"event": "worker_started"},
         )
-        posts: set[Future[None]] = set()
         with self._posting() as pool:
             while not stop.is_set():
-                if len(posts) > self._concurrency:  # some not started yet: no lease needed
-                    _, posts = wait(posts, self._poll_interval, return_when=FIRST_COMPLETED)
-                    continue
+                with self._waiting:
+                    if not self._waiting.wait_for(self._all_started, self._poll_interval):
+                        continue  # posts of the last turn are still waiting for a thread
                 self._prune_now_and_then()
                 try:
-                    leased = self._turn(pool, stop)
+                    leased = len(self._turn(pool, stop))
                 except StoreError as exc:
                     self._log.warning(
                         "queue unavailable, trying again in %.0f s: %s",
@@ -147,13 +148,9 @@ class DeliveryWorker:
                         exc,
                         extra={"event": "store_unavailable"},
                     )
-                    leased = []
-                posts.update(leased)
+                    leased = 0
                 if not leased:
-                    if posts:
-                        _, posts = wait(posts, self._poll_interval, return_when=FIRST_COMPLETED)
-                    else:
-                        stop.wait(self._poll_interval)
+                    stop.wait(self._poll_interval)
             # Leaving the pool waits for the posts in flight; the others release their commits.
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
 
@@ -183,7 +180,18 @@ class DeliveryWorker:
         batch = self._store.lease(
             now=self._clock(), limit=wanted, lease_seconds=self._lease_seconds
         )
+        with self._waiting:
+            self._not_started += len(batch)
         return [pool.submit(self._deliver, delivery, stop) for delivery in batch]
+
+    def _all_started(self) -> bool:
+        return self._not_started == 0
+
+    def _started(self) -> None:
+        with self._waiting:
+            self._not_started -= 1
+            if not self._not_started:
+                self._waiting.notify_all()
 
     def _prune_now_and_then(self) -> None:
         now = self._clock()
@@ -199,6 +207,7 @@ class DeliveryWorker:
 
     def _deliver(self, delivery: Delivery, stop: threading.Event | None) -> None:
         """Post one leased commit and record the outcome; never raises."""
+        self._started()
         try:
             if stop is not None and stop.is_set():
                 self._release(delivery, "stopping")

@@ -60,6 +60,7 @@ class SqliteStore(SqlStore):
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
+            self._durable = True
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
@@ -88,16 +89,22 @@ class SqliteStore(SqlStore):
         return self._transaction(durable=True)
 
     def _bookkeeping(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A write that survives the process (the WAL is written), flushed with the next
-        durable write or checkpoint (``synchronous=NORMAL``, https://www.sqlite.org/wal.html)."""
+        """Single statements, each its own transaction (one that starts by writing waits for
+        the lock like ``BEGIN IMMEDIATE``), that survive the process (the WAL is written) and
+        are flushed with the next durable write or checkpoint (``synchronous=NORMAL``,
+        https://www.sqlite.org/wal.html)."""
         return self._transaction(durable=False)
 
     @contextmanager
     def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
-                # Outside a transaction, where SQLite lets it change.
-                self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                if durable is not self._durable:  # outside a transaction, where it may change
+                    self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                    self._durable = durable
+                if not durable:
+                    yield self._db
+                    return
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
