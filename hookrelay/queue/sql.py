@@ -195,7 +195,7 @@ class SqlStore:
         return sorted((delivery_from_row(row) for row in rows), key=lambda d: d.id)
 
     def _fenced(self, statement: str, delivery: Delivery, **values: object) -> bool:
-        with self._write() as db:
+        with self._bookkeeping() as db:
             parameters = {"id": delivery.id, "attempts": delivery.attempts, **values}
             return db.execute(statement, parameters).rowcount == 1
 

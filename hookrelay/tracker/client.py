@@ -40,6 +40,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # Tracker that trickles its answer cannot hold a push, or outlive a worker's lease.
 DEFAULT_ANSWER_WITHIN = 30.0
 _MAX_ANSWER = 64 * 1024  # enough for any error text; a huge answer is not read whole
+_DRAIN_DELIVERED = 0.1  # seconds to read a 2xx body after the delivery is known
 
 
 def make_http_client(
@@ -142,7 +143,10 @@ class TrackerClient:
                 outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
             yield self._without_token(outcome)
             if isinstance(outcome, Delivered) and response is not None:
-                _read_answer(response, deadline)  # so the kept-alive connection can be reused
+                # Only so the kept-alive connection can be reused: a body that is not in at
+                # once is not waited for (the connection is closed instead).
+                with within(_DRAIN_DELIVERED) as drain_by:
+                    _read_answer(response, drain_by)
 
     def _without_token(self, outcome: Outcome) -> Outcome:
         # Tracker's error text is kept as Tracker's own words, but a server that echoes the

@@ -32,9 +32,12 @@ _DEADLINE: ContextVar[float | None] = ContextVar("hookrelay_deadline", default=N
 
 @contextmanager
 def within(seconds: float) -> Iterator[float]:
-    """Every request made inside the block ends ``seconds`` from now (a ``time.monotonic()``
-    deadline, which is what the block is given)."""
+    """Every request made inside the block ends ``seconds`` from now, or by the deadline of an
+    enclosing block if that is sooner (a ``time.monotonic()`` deadline, given to the block)."""
     deadline = time.monotonic() + seconds
+    outer = _DEADLINE.get()
+    if outer is not None:
+        deadline = min(deadline, outer)
     token = _DEADLINE.set(deadline)
     try:
         yield deadline
