@@ -1,11 +1,11 @@
 """The delivery worker: lease due commits, post each to its Tracker target, record the outcome.
 
-``run(stop)`` repeats ``run_once``: lease a batch of due commits (``batch``, 32 by default: one
-transaction for many commits), post them with up to ``concurrency`` in flight, and record each
-outcome as soon as it is known (a 2xx on its status line), several threads' outcomes in one
-transaction (``group_commit.py``); when nothing is due it polls every ``poll_interval`` seconds.
-A thread records its outcome before it takes the next commit, so a crash posts again at most
-the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
+``run(stop)`` runs ``concurrency`` posting threads, each repeating ``run_once``: lease its
+share of a batch of due commits (``batch``, 32 by default, so one lease serves several commits),
+post them one after another, and record each outcome as soon as it is known (a 2xx on its
+status line), several threads' outcomes in one statement (``group_commit.py``); when nothing is
+due a thread looks again every ``poll_interval`` seconds. A thread records its outcome before it
+posts the next commit, so a crash posts again at most the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
 deadline), and a leased commit is posted only while at least twice that is left of its lease:
 a post always ends, and is recorded, before another worker may take the commit over.
 
@@ -25,9 +25,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -48,7 +46,7 @@ DEFAULT_KEEP_FINISHED = 30 * 86400.0
 """How long delivered and dead commits stay listed (and deduplicated) before ``prune``."""
 
 DEFAULT_BATCH = 32
-"""How many due commits one lease takes (at least ``concurrency``)."""
+"""How many due commits the posting threads lease at a time, all together (each its share)."""
 
 _LOG = logging.getLogger("hookrelay.delivery")
 _CLIENTS_KEPT = 256  # Tracker clients kept per (target, token); the cache is cleared past it
@@ -88,7 +86,7 @@ class DeliveryWorker:
         self._http = http
         self._policy = policy
         self._concurrency = concurrency
-        self._batch = max(batch, concurrency)
+        self._share = max(1, batch // concurrency)  # what one thread leases at most
         self._lease_seconds = lease_seconds
         # With the client's deadline, a post ends well inside its lease.
         self._answer_within = lease_seconds / 3
@@ -103,55 +101,47 @@ class DeliveryWorker:
         self._recorder = GroupCommit(store, clock)
         self._clients: dict[tuple[str, str], TrackerClient | Refused] = {}
         self._clients_lock = threading.Lock()
-        self._waiting = threading.Condition()  # guards _not_started: leased, not yet taken up
-        self._not_started = 0
+        self._prune_lock = threading.Lock()
 
     # --- driving -------------------------------------------------------------------------------
 
     def run_once(self, stop: threading.Event | None = None, *, limit: int | None = None) -> int:
-        """One turn of ``run``, waited for: lease up to ``limit`` (default: the batch) due
-        commits, post them, record each outcome, and return how many were leased. Commits not
-        yet posted when ``stop`` is set are released.
+        """One turn of the loop each of ``run``'s threads repeats: lease up to ``limit``
+        (default: a thread's share of the batch) due commits, post them one after another,
+        record each outcome, and return how many were leased. Commits not yet posted when
+        ``stop`` is set are released.
 
         Raises ``StoreError`` if the queue cannot be leased from.
         """
-        with self._posting() as pool:
-            posts = self._turn(pool, stop, limit)
-            for post in posts:
-                post.result()
-        return len(posts)
+        wanted = self._share if limit is None else limit
+        if wanted <= 0:
+            return 0
+        batch = self._store.lease(
+            now=self._clock(), limit=wanted, lease_seconds=self._lease_seconds
+        )
+        for delivery in batch:
+            self._deliver(delivery, stop)
+        return len(batch)
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until ``stop`` is set, then finish the posts in flight and return.
-
-        The next turn starts as soon as every post of the last one has started, so the posts
-        never wait for a lease; with nothing due, the queue is looked at every poll interval.
-        """
+        """Deliver with ``concurrency`` threads until ``stop`` is set, then finish the posts in
+        flight and return."""
         self._log.info(
             "delivery worker started: %d at once, lease %.0f s",
             self._concurrency,
             self._lease_seconds,
             extra={"event": "worker_started"},
         )
-        with self._posting() as pool:
-            while not stop.is_set():
-                with self._waiting:
-                    if not self._waiting.wait_for(self._all_started, self._poll_interval):
-                        continue  # posts of the last turn are still waiting for a thread
-                self._prune_now_and_then()
-                try:
-                    leased = len(self._turn(pool, stop))
-                except StoreError as exc:
-                    self._log.warning(
-                        "queue unavailable, trying again in %.0f s: %s",
-                        self._poll_interval,
-                        exc,
-                        extra={"event": "store_unavailable"},
-                    )
-                    leased = 0
-                if not leased:
-                    stop.wait(self._poll_interval)
-            # Leaving the pool waits for the posts in flight; the others release their commits.
+        threads = [
+            threading.Thread(
+                target=self._deliver_until, args=(stop,), name=f"hookrelay-delivery-{number}"
+            )
+            for number in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
 
     def prune(self) -> int:
@@ -163,41 +153,34 @@ class DeliveryWorker:
             )
         return pruned
 
-    @contextmanager
-    def _posting(self) -> Iterator[ThreadPoolExecutor]:
-        with ThreadPoolExecutor(
-            max_workers=self._concurrency, thread_name_prefix="hookrelay-delivery"
-        ) as pool:
-            yield pool
-
-    def _turn(
-        self, pool: ThreadPoolExecutor, stop: threading.Event | None, limit: int | None = None
-    ) -> list[Future[None]]:
-        """Lease a batch and hand it to the posting threads (``concurrency`` of them)."""
-        wanted = self._batch if limit is None else limit
-        if wanted <= 0:
-            return []
-        batch = self._store.lease(
-            now=self._clock(), limit=wanted, lease_seconds=self._lease_seconds
-        )
-        with self._waiting:
-            self._not_started += len(batch)
-        return [pool.submit(self._deliver, delivery, stop) for delivery in batch]
-
-    def _all_started(self) -> bool:
-        return self._not_started == 0
-
-    def _started(self) -> None:
-        with self._waiting:
-            self._not_started -= 1
-            if not self._not_started:
-                self._waiting.notify_all()
+    def _deliver_until(self, stop: threading.Event) -> None:
+        """One posting thread: ``run_once`` until ``stop``, looking at an idle queue every poll
+        interval. A thread leases one commit, then twice as many after each full lease, up to
+        its share of the batch, so a few due commits spread over the threads while a long
+        queue costs one lease per share."""
+        wanted = 1
+        while not stop.is_set():
+            self._prune_now_and_then()
+            try:
+                leased = self.run_once(stop, limit=wanted)
+            except StoreError as exc:
+                self._log.warning(
+                    "queue unavailable, trying again in %.0f s: %s",
+                    self._poll_interval,
+                    exc,
+                    extra={"event": "store_unavailable"},
+                )
+                leased = 0
+            wanted = min(2 * wanted, self._share) if leased == wanted else 1
+            if not leased:
+                stop.wait(self._poll_interval)
 
     def _prune_now_and_then(self) -> None:
-        now = self._clock()
-        if self._next_prune is not None and now < self._next_prune:
-            return
-        self._next_prune = now + self._prune_every
+        with self._prune_lock:
+            now = self._clock()
+            if self._next_prune is not None and now < self._next_prune:
+                return
+            self._next_prune = now + self._prune_every
         try:
             self.prune()
         except StoreError as exc:
@@ -207,7 +190,6 @@ class DeliveryWorker:
 
     def _deliver(self, delivery: Delivery, stop: threading.Event | None) -> None:
         """Post one leased commit and record the outcome; never raises."""
-        self._started()
         try:
             if stop is not None and stop.is_set():
                 self._release(delivery, "stopping")
