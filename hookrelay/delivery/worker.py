@@ -5,9 +5,10 @@ share of a batch of due commits (``batch``, 32 by default, so one lease serves s
 post them one after another, and record each outcome as soon as it is known (a 2xx on its
 status line), several threads' outcomes in one statement (``group_commit.py``); when nothing is
 due a thread looks again every ``poll_interval`` seconds. A thread records its outcome before it
-posts the next commit, so a crash posts again at most the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
-deadline), and a leased commit is posted only while at least twice that is left of its lease:
-a post always ends, and is recorded, before another worker may take the commit over.
+posts the next commit, so a crash posts again at most the posts in flight. Each post ends
+within ``lease_seconds / 3`` (the Tracker client's deadline), and a leased commit is posted
+only while at least twice that is left of its lease: a post always ends, and is recorded,
+before another worker may take the commit over.
 
 When ``stop`` is set (SIGTERM in ``hookrelay serve``/``worker``) the worker leases nothing more
 and finishes the posts in flight; a commit leased but not yet posted is released, so another
