@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.leases import RESULTS_POSTGRES
+from hookrelay.queue.leases import RECORD_POSTGRES
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, check_version
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
 
@@ -36,7 +36,7 @@ __all__ = ["PostgresStore"]
 _MIGRATION_LOCK = 0x686F6F6B72656C
 
 _STATEMENTS = Statements.for_driver(
-    pyformat=True, results=RESULTS_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
+    pyformat=True, record=RECORD_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
 )
 
 

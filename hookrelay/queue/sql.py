@@ -16,7 +16,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hookrelay.queue.leases import LEASE, RECORD, results_json
+from hookrelay.queue.leases import LEASE, RECORD_ONE
+from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
 from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
@@ -95,6 +96,7 @@ class Statements:
     insert: str
     lease: str
     record: str
+    record_one: Mapping[State, str]
     release: str
     retry: str
     retry_dead: str
@@ -106,9 +108,9 @@ class Statements:
     prune: str
 
     @classmethod
-    def for_driver(cls, *, pyformat: bool, results: str, row_lock: str = "") -> Statements:
+    def for_driver(cls, *, pyformat: bool, record: str, row_lock: str = "") -> Statements:
         """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``;
-        ``results`` reads a JSON list of attempt results as a table ``r``."""
+        ``record`` is the driver's form of ``leases.py``'s statement recording results."""
 
         def style(sql: str) -> str:
             return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
@@ -116,7 +118,8 @@ class Statements:
         return cls(
             insert=style(_INSERT),
             lease=style(LEASE.format(row_lock=row_lock)),
-            record=style(RECORD.format(results=results)),
+            record=style(record),
+            record_one={State(state): style(sql) for state, sql in RECORD_ONE.items()},
             release=style(_RELEASE),
             retry=style(_RETRY),
             retry_dead=style(_RETRY_DEAD),
@@ -206,13 +209,12 @@ class SqlStore:
         """
         if not results:
             return []
+        values = record_parameters(results, now)
         with self._bookkeeping() as db:
-            recorded = {
-                row[0]
-                for row in db.execute(
-                    self._sql.record, {"now": now, "results": results_json(results)}
-                ).fetchall()
-            }
+            if len(results) == 1:
+                cursor = db.execute(self._sql.record_one[results[0].state], values)
+                return [cursor.rowcount == 1]
+            recorded = {row[0] for row in db.execute(self._sql.record, values).fetchall()}
         return [result.delivery.id in recorded for result in results]
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:

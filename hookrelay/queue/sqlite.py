@@ -19,13 +19,13 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.leases import RESULTS_SQLITE
+from hookrelay.queue.leases import RECORD_SQLITE
 from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, check_version
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore"]
 
-_STATEMENTS = Statements.for_driver(pyformat=False, results=RESULTS_SQLITE)
+_STATEMENTS = Statements.for_driver(pyformat=False, record=RECORD_SQLITE)
 
 
 class SqliteStore(SqlStore):
