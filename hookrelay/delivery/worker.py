@@ -145,6 +145,26 @@ class DeliveryWorker:
             thread.join()
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
 
+    def drain(self) -> int:
+        """Deliver what is due now with ``concurrency`` threads, each repeating ``run_once``
+        until it finds nothing due; return how many commits were leased (for benches and
+        one-off runs; commits waiting for a later retry are left for ``run``)."""
+        leased = [0] * self._concurrency
+
+        def turns(number: int) -> None:
+            while taken := self.run_once():
+                leased[number] += taken
+
+        threads = [
+            threading.Thread(target=turns, args=(n,), name=f"hookrelay-delivery-{n}")
+            for n in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(leased)
+
     def prune(self) -> int:
         """Delete delivered and dead commits finished more than ``keep_finished`` ago."""
         pruned = self._store.prune(finished_before=self._clock() - self._keep_finished)

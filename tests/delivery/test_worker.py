@@ -373,3 +373,12 @@ def test_a_2xx_is_recorded_before_its_body_arrives(relay: Relay) -> None:
         assert make_worker(relay, lease_seconds=60).run_once() == 1
     assert recorded_before_body == [True]
     assert only(relay.store).attempts == 1
+
+
+def test_drain_delivers_everything_due_with_several_threads(relay: Relay) -> None:
+    """``drain`` delivers every due commit, each posted once, and returns how many it leased."""
+    for number in range(20):
+        relay.queue(number)
+    assert make_worker(relay, concurrency=4, batch=8).drain() == 20
+    assert relay.store.counts()[State.DELIVERED] == 20
+    assert len(set(relay.tracker.bodies())) == len(relay.tracker.received) == 20
