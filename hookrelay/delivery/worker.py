@@ -3,12 +3,11 @@
 ``run(stop)`` runs ``concurrency`` posting threads, each repeating ``run_once``: lease its
 share of a batch of due commits (``batch``, 32 by default, so one lease serves several commits),
 post them one after another, and record each outcome as soon as it is known (a 2xx on its
-status line), several threads' outcomes in one statement (``group_commit.py``); when nothing is
-due a thread looks again every ``poll_interval`` seconds. A thread records its outcome before it
-posts the next commit, so a crash posts again at most the posts in flight. Each post ends
-within ``lease_seconds / 3`` (the Tracker client's deadline), and a leased commit is posted
-only while at least twice that is left of its lease: a post always ends, and is recorded,
-before another worker may take the commit over.
+status line); when nothing is due a thread looks again every ``poll_interval`` seconds. A
+thread records its outcome before it posts the next commit, so a crash posts again at most
+the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
+deadline), and a leased commit is posted only while at least twice that is left of its
+lease: a post always ends, and is recorded, before another worker may take the commit over.
 
 When ``stop`` is set (SIGTERM in ``hookrelay serve``/``worker``) the worker leases nothing more
 and finishes the posts in flight; a commit leased but not yet posted is released, so another
@@ -34,7 +33,6 @@ import httpx
 from hookrelay.core.backoff import RetryPolicy
 from hookrelay.core.lifecycle import decide
 from hookrelay.core.tracker_api import Outcome, Refused, TrackerTarget
-from hookrelay.delivery.group_commit import GroupCommit
 from hookrelay.delivery.outcomes import fields, report
 from hookrelay.exceptions import ConfigError, StoreError
 from hookrelay.metrics import RelayMetrics
@@ -99,7 +97,6 @@ class DeliveryWorker:
         self._metrics = metrics
         self._log = logger
         self._next_prune: float | None = None
-        self._recorder = GroupCommit(store, clock)
         self._clients: dict[tuple[str, str], TrackerClient | Refused] = {}
         self._clients_lock = threading.Lock()
         self._prune_lock = threading.Lock()
@@ -276,7 +273,7 @@ class DeliveryWorker:
             rand=self._rand,
         )
         result = AttemptResult(delivery, decision.state, decision.next_attempt_at, decision.error)
-        if not self._recorder.record(result):
+        if not self._store.record([result], now=now)[0]:
             self._log.warning(
                 "lost the lease on delivery %d of commit %s (attempt %d): another worker has it",
                 delivery.id,

@@ -8,15 +8,17 @@
 * Migrations run under a transaction-scoped advisory lock, so replicas starting together do not
   race to create the schema. A ``search_path`` in the URL (``?options=-csearch_path%3DNAME``)
   puts the tables in a schema of their own.
-* Two connections per store, each behind a lock and reopened if the server drops it: one for
-  durable writes, one for the workers' leases and results (single statements, not flushed
-  before the answer). A pool (``psycopg_pool``) would be the next step for a busy receiver.
+* One connection for durable writes, behind a lock, and one per posting thread for the
+  workers' leases and results (single statements, not flushed before the answer); each is
+  reopened if the server drops it. A pool (``psycopg_pool``) would be the next step for a busy
+  receiver.
 
 The statements and the methods built on them are shared with SQLite (``sql.py``).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +36,8 @@ __all__ = ["PostgresStore"]
 
 # Any constant will do, as long as every hookrelay uses the same one: "hookrel" in ASCII.
 _MIGRATION_LOCK = 0x686F6F6B72656C
+
+_BOOKKEEPERS = 16  # connections for leases and results at most, one per thread using it
 
 _STATEMENTS = Statements.for_driver(
     pyformat=True, record=RECORD_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
@@ -99,9 +103,9 @@ class _Session:
 class PostgresStore(SqlStore):
     """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas.
 
-    It holds two connections: one for what must be durable on return (enqueue, the operator's
-    changes) and one for the workers' bookkeeping (leases and attempt results), so neither
-    waits for the other.
+    It holds one connection for what must be durable on return (enqueue, the operator's
+    changes) and, as they are needed, one per thread for the workers' bookkeeping (leases and
+    attempt results), so none waits for another.
     """
 
     _sql = _STATEMENTS
@@ -115,8 +119,11 @@ class PostgresStore(SqlStore):
         self._connect_timeout = connect_timeout
         self.display = _display(conninfo)
         self._durable = _Session(self)
-        # The server need not flush these before answering: see _bookkeeping.
-        self._worker = _Session(self, ("SET synchronous_commit = off",))
+        # Bookkeeping sessions, one per posting thread at a time (so no thread waits for
+        # another's statement), made as needed up to _BOOKKEEPERS.
+        self._bookkeepers: list[_Session] = []
+        self._idle: queue.LifoQueue[_Session] = queue.LifoQueue()
+        self._bookkeepers_lock = threading.Lock()
         try:
             self._migrate()
         except StoreError:
@@ -149,11 +156,26 @@ class PostgresStore(SqlStore):
     def _write(self) -> AbstractContextManager[Transaction]:
         return self._durable.cursor(transaction=True)
 
-    def _bookkeeping(self) -> AbstractContextManager[Transaction]:
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[Transaction]:
         """Single statements the server does not wait to flush (``synchronous_commit = off``):
         they survive this process, and a server crash can undo only their last instant
-        (https://www.postgresql.org/docs/15/wal-async-commit.html)."""
-        return self._worker.cursor(transaction=False)
+        (https://www.postgresql.org/docs/15/wal-async-commit.html). Each caller gets a
+        connection of its own while it runs one."""
+        session = self._bookkeeper()
+        try:
+            with session.cursor(transaction=False) as cursor:
+                yield cursor
+        finally:
+            self._idle.put(session)
+
+    def _bookkeeper(self) -> _Session:
+        with self._bookkeepers_lock:
+            if self._idle.empty() and len(self._bookkeepers) < _BOOKKEEPERS:
+                session = _Session(self, ("SET synchronous_commit = off",))
+                self._bookkeepers.append(session)
+                return session
+        return self._idle.get()
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers and accepts writes."""
@@ -166,4 +188,6 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         """Close the connections; later calls raise ``StoreError``."""
         self._durable.close()
-        self._worker.close()
+        with self._bookkeepers_lock:
+            for session in self._bookkeepers:
+                session.close()
