@@ -2,10 +2,10 @@
 
 The two stores differ only in how they open a connection and run a transaction, in the
 placeholder style of their driver (``:name`` for sqlite3, ``%(name)s`` for psycopg) and in the
-row lock of ``lease`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE``
-already serialises writers). The state changes follow ``hookrelay.core.lifecycle``'s table;
-fenced updates check ``state = 'leased' AND attempts = ?`` so a worker whose lease was taken
-over changes nothing.
+row lock of ``lease`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a
+time), and in the form of the statement recording several results (``leases.py``). The state
+changes follow ``hookrelay.core.lifecycle``'s table; fenced updates check
+``state = 'leased' AND attempts = ?`` so a worker whose lease was taken over changes nothing.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 * WAL journal with ``synchronous=FULL``: a commit is on disk when ``enqueue`` returns, and
   readers do not block the writer (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
-* Every write is one ``BEGIN IMMEDIATE`` transaction, so two processes on the same file take
-  the write lock in turn (``busy_timeout``) instead of failing, and a lease is claimed atomically.
+* Every durable write is one ``BEGIN IMMEDIATE`` transaction, so two processes on the same
+  file take the write lock in turn (``busy_timeout``) instead of failing. The workers' leases
+  and results are single statements, each its own transaction (atomic, waiting for the lock
+  the same way), written with ``synchronous=NORMAL``: they survive the process, and a power
+  loss can only make a commit due again (``sql.py``'s ``_bookkeeping``).
 * One connection per store, behind a lock: SQLite writes one transaction at a time anyway,
   and the statements are short, so a pool would add threads without adding throughput.
 
