@@ -123,23 +123,37 @@ class DeliveryWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Deliver with ``concurrency`` threads until ``stop`` is set, then finish the posts in
-        flight and return."""
+        flight and return.
+
+        A thread that fails unexpectedly stops the others (after their posts in flight) and
+        its error is raised here, so ``serve`` stops rather than receive without delivering.
+        """
         self._log.info(
             "delivery worker started: %d at once, lease %.0f s",
             self._concurrency,
             self._lease_seconds,
             extra={"event": "worker_started"},
         )
+        halt = threading.Event()
+        failures: list[BaseException] = []
+
+        def deliver_until_halted() -> None:
+            try:
+                self._deliver_until(stop, halt)
+            except BaseException as exc:  # noqa: BLE001 - raised again by run, below
+                failures.append(exc)
+                halt.set()
+
         threads = [
-            threading.Thread(
-                target=self._deliver_until, args=(stop,), name=f"hookrelay-delivery-{number}"
-            )
+            threading.Thread(target=deliver_until_halted, name=f"hookrelay-delivery-{number}")
             for number in range(self._concurrency)
         ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if failures:
+            raise failures[0]
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
 
     def drain(self) -> int:
@@ -171,13 +185,13 @@ class DeliveryWorker:
             )
         return pruned
 
-    def _deliver_until(self, stop: threading.Event) -> None:
+    def _deliver_until(self, stop: threading.Event, halt: threading.Event) -> None:
         """One posting thread: ``run_once`` until ``stop``, looking at an idle queue every poll
         interval. A thread leases one commit, then twice as many after each full lease, up to
         its share of the batch, so a few due commits spread over the threads while a long
         queue costs one lease per share."""
         wanted = 1
-        while not stop.is_set():
+        while not (stop.is_set() or halt.is_set()):
             self._prune_now_and_then()
             try:
                 leased = self.run_once(stop, limit=wanted)
@@ -261,7 +275,7 @@ class DeliveryWorker:
         return client
 
     def _finish(self, delivery: Delivery, outcome: Outcome) -> None:
-        """Decide what ``outcome`` means, record it, then log and count it (``_RECORDS``)."""
+        """Decide what ``outcome`` means, record it, then log and count it (``outcomes.py``)."""
         now = self._clock()
         first_attempt_at = delivery.first_attempt_at
         decision = decide(

@@ -382,3 +382,31 @@ def test_drain_delivers_everything_due_with_several_threads(relay: Relay) -> Non
     assert make_worker(relay, concurrency=4, batch=8).drain() == 20
     assert relay.store.counts()[State.DELIVERED] == 20
     assert len(set(relay.tracker.bodies())) == len(relay.tracker.received) == 20
+
+
+class _LeaseBug:
+    """A queue whose ``lease`` fails with an error no store raises (a bug), else the real one."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self._store = store
+
+    def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Fail as a bug would."""
+        raise RuntimeError("a bug in the queue")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_a_thread_failing_unexpectedly_stops_run_with_its_error(relay: Relay) -> None:
+    """An unexpected error in a posting thread ends ``run`` with that error (``serve`` then
+    stops) instead of leaving the queue without its workers."""
+    worker = DeliveryWorker(
+        _LeaseBug(relay.store),  # type: ignore[arg-type]
+        relay.http,
+        clock=relay.clock,
+        poll_interval=0.02,
+    )
+    stop = threading.Event()
+    with pytest.raises(RuntimeError, match="a bug in the queue"):
+        worker.run(stop)
