@@ -2,12 +2,16 @@
 
 ``decide`` (``hookrelay.core.lifecycle``) says where an answer sends a commit; this table says
 how each of those is logged and counted. One log line per event, with the token's fingerprint,
-never the token.
+never the token. A failure is a warning or an error each time; a delivery is a debug line, and
+``DeliveredSummary`` says at info level how many were delivered every little while: a line per
+commit cost the worker a tenth of its time at a thousand commits a second.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookrelay.core.lifecycle import Decision, State
@@ -15,7 +19,7 @@ from hookrelay.core.tracker_api import Delivered, Outcome
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.store import Delivery
 
-__all__ = ["fields", "report"]
+__all__ = ["DeliveredSummary", "fields", "report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +31,7 @@ class _Row:
 
 _TABLE: dict[State, _Row] = {
     State.DELIVERED: _Row(
-        logging.INFO,
+        logging.DEBUG,
         "delivered commit %(commit)s to %(target)s (delivery %(id)d, attempt %(attempt)d): "
         "HTTP %(status)d",
         "delivered",
@@ -85,3 +89,38 @@ def fields(delivery: Delivery, event: str) -> dict[str, object]:
         "attempt": delivery.attempts,
         "token_fingerprint": delivery.token_fingerprint,
     }
+
+
+class DeliveredSummary:
+    """Counts deliveries and logs, at most every ``every`` seconds, how many since the last
+    line (``flush`` logs what is left, when the worker stops)."""
+
+    def __init__(
+        self, log: logging.Logger, clock: Callable[[], float], every: float = 10.0
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._every = every
+        self._lock = threading.Lock()
+        self._count = 0
+        self._since = clock()
+
+    def delivered(self) -> None:
+        """Count one delivery; log the count if the last line is ``every`` seconds old."""
+        with self._lock:
+            self._count += 1
+            if self._clock() - self._since < self._every:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Log the deliveries counted since the last line, if any."""
+        with self._lock:
+            count, since, self._count, self._since = self._count, self._since, 0, self._clock()
+        if count:
+            self._log.info(
+                "delivered %d commits in the last %.0f s",
+                count,
+                self._since - since,
+                extra={"event": "delivered_summary", "count": count},
+            )

@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 import httpx
 
 from hookrelay.core.backoff import RetryPolicy
-from hookrelay.core.lifecycle import decide
+from hookrelay.core.lifecycle import State, decide
 from hookrelay.core.tracker_api import Outcome, Refused, TrackerTarget
-from hookrelay.delivery.outcomes import fields, report
+from hookrelay.delivery.outcomes import DeliveredSummary, fields, report
 from hookrelay.exceptions import ConfigError, StoreError
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.store import AttemptResult, Delivery, QueueStore
@@ -100,6 +100,7 @@ class DeliveryWorker:
         self._clients: dict[tuple[str, str], TrackerClient | Refused] = {}
         self._clients_lock = threading.Lock()
         self._prune_lock = threading.Lock()
+        self._summary = DeliveredSummary(logger, clock)
 
     # --- driving -------------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class DeliveryWorker:
             thread.start()
         for thread in threads:
             thread.join()
+        self._summary.flush()
         if failures:
             raise failures[0]
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
@@ -174,6 +176,7 @@ class DeliveryWorker:
             thread.start()
         for thread in threads:
             thread.join()
+        self._summary.flush()
         return sum(leased)
 
     def prune(self) -> int:
@@ -297,6 +300,8 @@ class DeliveryWorker:
             )
             return
         report(self._log, self._metrics, delivery, outcome=outcome, decision=decision, now=now)
+        if decision.state is State.DELIVERED:
+            self._summary.delivered()
 
     def _release(self, delivery: Delivery, why: str) -> None:
         if self._store.release(delivery, now=self._clock()):
