@@ -13,12 +13,12 @@ Each error says whose fault it is, so the edge that catches it knows what to ans
     │   ├── BodyTooLarge            over the configured body limit                 (413)
     │   └── EmulatorFull            the Tracker emulator holds all it may          (403)
     ├── ConfigError                 a setting is missing or wrong; start-up stops  (500)
-    ├── DeliveryError               Tracker did not take a source_commit
-    │   ├── TrackerRefused          refused for good (400/401/403/404/422, redirects): dead-letter
-    │   └── TrackerUnavailable      try again later (timeouts, refusals, 408/425/429/5xx);
-    │                               carries `retry_after` seconds when Tracker said so
     ├── StoreError                  the durable queue could not be read or written (503)
     └── RepositoryError             a folder is not a git/svn repository, or git/svnlook failed
+
+Tracker's answer to a post is not an error here: it travels as a value, ``Delivered``,
+``Refused`` (for good) or ``RetryLater`` (``hookrelay.core.tracker_api``), which the worker
+turns into the commit's next state. There is no exception for it to catch.
 
 Messages are one line and never contain a token or a secret: they end up in logs,
 HTTP answers and the dashboard.
@@ -98,33 +98,6 @@ class ConfigError(HookrelayError):
     """A setting is missing or has a value hookrelay cannot use."""
 
     status_hint = 500
-
-
-class DeliveryError(HookrelayError):
-    """Tracker did not accept a source_commit."""
-
-    status_hint = 502
-
-
-class TrackerRefused(DeliveryError):
-    """Tracker refused a source_commit for good; retrying the same request cannot help."""
-
-    def __init__(self, reason: str, *, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-class TrackerUnavailable(DeliveryError):
-    """Tracker could not take a source_commit now; the same request may succeed later."""
-
-    status_hint = 503
-
-    def __init__(
-        self, reason: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class StoreError(HookrelayError):

@@ -197,7 +197,8 @@ def delivery_http_client(settings: Settings) -> httpx.Client:
     # A post must end well inside its lease, or another worker could take it over and post the
     # commit a second time (see hookrelay.delivery.worker).
     limit = min(10.0, settings.lease_seconds / 3)
-    return make_http_client(httpx.Timeout(limit, connect=min(3.0, limit)))
+    timeout = httpx.Timeout(limit, connect=min(3.0, limit))
+    return make_http_client(timeout, connections=max(settings.concurrency, 8))
 
 
 def delivery_worker(

@@ -1,16 +1,22 @@
 """The delivery worker: lease due commits, post each to its Tracker target, record the outcome.
 
-``run(stop)`` keeps up to ``concurrency`` posts in flight, leasing more as slots free up, and
-polls the queue every ``poll_interval`` seconds when it is idle. When ``stop`` is set (SIGTERM
-in ``hookrelay serve``/``worker``) it leases nothing more and waits for the posts in flight,
-each bounded by the HTTP client's timeout; a commit leased but not yet posted is released, so
-another worker takes it at once instead of after its lease expires. A worker that dies without
-stopping leaves leases that expire, and the commits are delivered again: ``lease_seconds``
-must therefore exceed the HTTP timeout, or a slow post could be taken over and posted twice.
+``run(stop)`` runs ``concurrency`` posting threads, each repeating ``run_once``: lease its
+share of a batch of due commits (``batch``, 32 by default, so one lease serves several commits),
+post them one after another, and record each outcome as soon as it is known (a 2xx on its
+status line); when nothing is due a thread looks again every ``poll_interval`` seconds. A
+thread records its outcome before it posts the next commit, so a crash posts again at most
+the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
+deadline), and a leased commit is posted only while at least twice that is left of its
+lease: a post always ends, and is recorded, before another worker may take the commit over.
 
-What each answer does is ``hookrelay.core.lifecycle.decide``; this module only moves data
-between the store, the Tracker client and the log. One log line per event, with the token's
-fingerprint, never the token.
+When ``stop`` is set (SIGTERM in ``hookrelay serve``/``worker``) the worker leases nothing more
+and finishes the posts in flight; a commit leased but not yet posted is released, so another
+worker takes it at once instead of after its lease expires. A worker that dies leaves leases
+that expire, and those commits are delivered again.
+
+What each answer does is ``hookrelay.core.lifecycle.decide``; how each decision is logged and
+counted is the table in ``outcomes.py``. One log line per event, with the token's fingerprint,
+never the token.
 """
 
 from __future__ import annotations
@@ -20,25 +26,29 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import httpx
 
 from hookrelay.core.backoff import RetryPolicy
-from hookrelay.core.lifecycle import Decision, State, decide
-from hookrelay.core.tracker_api import Delivered, Outcome, Refused, TrackerTarget
+from hookrelay.core.lifecycle import State, decide
+from hookrelay.core.tracker_api import Outcome, Refused, TrackerTarget
+from hookrelay.delivery.outcomes import DeliveredSummary, fields, report
 from hookrelay.exceptions import ConfigError, StoreError
 from hookrelay.metrics import RelayMetrics
-from hookrelay.queue.store import Delivery, QueueStore
+from hookrelay.queue.store import AttemptResult, Delivery, QueueStore
 from hookrelay.tracker.client import TrackerClient
 
-__all__ = ["DEFAULT_KEEP_FINISHED", "DeliveryWorker"]
+__all__ = ["DEFAULT_BATCH", "DEFAULT_KEEP_FINISHED", "DeliveryWorker"]
 
 DEFAULT_KEEP_FINISHED = 30 * 86400.0
 """How long delivered and dead commits stay listed (and deduplicated) before ``prune``."""
 
+DEFAULT_BATCH = 32
+"""How many due commits the posting threads lease at a time, all together (each its share)."""
+
 _LOG = logging.getLogger("hookrelay.delivery")
+_CLIENTS_KEPT = 256  # Tracker clients kept per (target, token); the cache is cleared past it
 
 
 class DeliveryWorker:
@@ -51,6 +61,7 @@ class DeliveryWorker:
         *,
         policy: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen, so sharing the default is safe
         concurrency: int = 4,
+        batch: int = DEFAULT_BATCH,
         lease_seconds: float = 60.0,
         poll_interval: float = 1.0,
         keep_finished: float = DEFAULT_KEEP_FINISHED,
@@ -65,15 +76,19 @@ class DeliveryWorker:
         ``clock`` gives seconds since the epoch and ``rand`` a float in [0, 1); tests pass
         fakes of both, so back-off and ``Retry-After`` are checked without waiting.
         """
-        if concurrency < 1 or lease_seconds <= 0 or poll_interval <= 0:
+        if concurrency < 1 or batch < 1 or lease_seconds <= 0 or poll_interval <= 0:
             raise ConfigError(
-                "the worker needs concurrency >= 1, lease_seconds > 0 and poll_interval > 0"
+                "the worker needs concurrency >= 1, batch >= 1, lease_seconds > 0 and "
+                "poll_interval > 0"
             )
         self._store = store
         self._http = http
         self._policy = policy
         self._concurrency = concurrency
+        self._share = max(1, batch // concurrency)  # what one thread leases at most
         self._lease_seconds = lease_seconds
+        # With the client's deadline, a post ends well inside its lease.
+        self._answer_within = lease_seconds / 3
         self._poll_interval = poll_interval
         self._keep_finished = keep_finished
         self._prune_every = prune_every
@@ -82,61 +97,87 @@ class DeliveryWorker:
         self._metrics = metrics
         self._log = logger
         self._next_prune: float | None = None
+        self._clients: dict[tuple[str, str], TrackerClient | Refused] = {}
+        self._clients_lock = threading.Lock()
+        self._prune_lock = threading.Lock()
+        self._summary = DeliveredSummary(logger, clock)
 
     # --- driving -------------------------------------------------------------------------------
 
     def run_once(self, stop: threading.Event | None = None, *, limit: int | None = None) -> int:
-        """Lease up to ``limit`` (default: ``concurrency``) due commits, deliver them, and
-        return how many were leased. Commits not yet posted when ``stop`` is set are released.
+        """One turn of the loop each of ``run``'s threads repeats: lease up to ``limit``
+        (default: a thread's share of the batch) due commits, post them one after another,
+        record each outcome, and return how many were leased. Commits not yet posted when
+        ``stop`` is set are released.
 
         Raises ``StoreError`` if the queue cannot be leased from.
         """
-        batch = self._lease(self._concurrency if limit is None else limit)
-        if len(batch) <= 1 or self._concurrency == 1:
-            for delivery in batch:
-                self._deliver(delivery, stop)
-            return len(batch)
-        with ThreadPoolExecutor(
-            max_workers=min(self._concurrency, len(batch)), thread_name_prefix="hookrelay-delivery"
-        ) as pool:
-            for future in [pool.submit(self._deliver, d, stop) for d in batch]:
-                future.result()
+        wanted = self._share if limit is None else limit
+        if wanted <= 0:
+            return 0
+        batch = self._store.lease(
+            now=self._clock(), limit=wanted, lease_seconds=self._lease_seconds
+        )
+        for delivery in batch:
+            self._deliver(delivery, stop)
         return len(batch)
 
     def run(self, stop: threading.Event) -> None:
-        """Deliver until ``stop`` is set, then finish the posts in flight and return."""
+        """Deliver with ``concurrency`` threads until ``stop`` is set, then finish the posts in
+        flight and return.
+
+        A thread that fails unexpectedly stops the others (after their posts in flight) and
+        its error is raised here, so ``serve`` stops rather than receive without delivering.
+        """
         self._log.info(
             "delivery worker started: %d at once, lease %.0f s",
             self._concurrency,
             self._lease_seconds,
             extra={"event": "worker_started"},
         )
-        in_flight: set[Future[None]] = set()
-        with ThreadPoolExecutor(
-            max_workers=self._concurrency, thread_name_prefix="hookrelay-delivery"
-        ) as pool:
-            while not stop.is_set():
-                self._prune_now_and_then()
-                free = self._concurrency - len(in_flight)
-                try:
-                    batch = self._lease(free)
-                except StoreError as exc:
-                    self._log.warning(
-                        "queue unavailable, trying again in %.0f s: %s",
-                        self._poll_interval,
-                        exc,
-                        extra={"event": "store_unavailable"},
-                    )
-                    batch = []
-                in_flight |= {pool.submit(self._deliver, d, stop) for d in batch}
-                if in_flight:
-                    _, in_flight = wait(
-                        in_flight, timeout=self._poll_interval, return_when=FIRST_COMPLETED
-                    )
-                else:
-                    stop.wait(self._poll_interval)
-            # Leaving the pool waits for the posts in flight; none is started after this point.
+        halt = threading.Event()
+        failures: list[BaseException] = []
+
+        def deliver_until_halted() -> None:
+            try:
+                self._deliver_until(stop, halt)
+            except BaseException as exc:  # noqa: BLE001 - raised again by run, below
+                failures.append(exc)
+                halt.set()
+
+        threads = [
+            threading.Thread(target=deliver_until_halted, name=f"hookrelay-delivery-{number}")
+            for number in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._summary.flush()
+        if failures:
+            raise failures[0]
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
+
+    def drain(self) -> int:
+        """Deliver what is due now with ``concurrency`` threads, each repeating ``run_once``
+        until it finds nothing due; return how many commits were leased (for benches and
+        one-off runs; commits waiting for a later retry are left for ``run``)."""
+        leased = [0] * self._concurrency
+
+        def turns(number: int) -> None:
+            while taken := self.run_once():
+                leased[number] += taken
+
+        threads = [
+            threading.Thread(target=turns, args=(n,), name=f"hookrelay-delivery-{n}")
+            for n in range(self._concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._summary.flush()
+        return sum(leased)
 
     def prune(self) -> int:
         """Delete delivered and dead commits finished more than ``keep_finished`` ago."""
@@ -147,152 +188,127 @@ class DeliveryWorker:
             )
         return pruned
 
-    # --- one delivery --------------------------------------------------------------------------
-
-    def _lease(self, limit: int) -> list[Delivery]:
-        if limit <= 0:
-            return []
-        return self._store.lease(now=self._clock(), limit=limit, lease_seconds=self._lease_seconds)
+    def _deliver_until(self, stop: threading.Event, halt: threading.Event) -> None:
+        """One posting thread: ``run_once`` until ``stop``, looking at an idle queue every poll
+        interval. A thread leases one commit, then twice as many after each full lease, up to
+        its share of the batch, so a few due commits spread over the threads while a long
+        queue costs one lease per share."""
+        wanted = 1
+        while not (stop.is_set() or halt.is_set()):
+            self._prune_now_and_then()
+            try:
+                leased = self.run_once(stop, limit=wanted)
+            except StoreError as exc:
+                self._log.warning(
+                    "queue unavailable, trying again in %.0f s: %s",
+                    self._poll_interval,
+                    exc,
+                    extra={"event": "store_unavailable"},
+                )
+                leased = 0
+            wanted = min(2 * wanted, self._share) if leased == wanted else 1
+            if not leased:
+                stop.wait(self._poll_interval)
 
     def _prune_now_and_then(self) -> None:
-        now = self._clock()
-        if self._next_prune is not None and now < self._next_prune:
-            return
-        self._next_prune = now + self._prune_every
+        with self._prune_lock:
+            now = self._clock()
+            if self._next_prune is not None and now < self._next_prune:
+                return
+            self._next_prune = now + self._prune_every
         try:
             self.prune()
         except StoreError as exc:
             self._log.warning("could not prune: %s", exc, extra={"event": "prune_failed"})
 
+    # --- one delivery --------------------------------------------------------------------------
+
     def _deliver(self, delivery: Delivery, stop: threading.Event | None) -> None:
         """Post one leased commit and record the outcome; never raises."""
         try:
             if stop is not None and stop.is_set():
-                self._release(delivery)
+                self._release(delivery, "stopping")
                 return
-            outcome = self._post(delivery)
-            now = self._clock()
-            decision = decide(
-                outcome,
-                attempts=delivery.attempts,
-                first_attempt_at=(
-                    now if delivery.first_attempt_at is None else delivery.first_attempt_at
-                ),
-                now=now,
-                policy=self._policy,
-                rand=self._rand,
-            )
-            self._record(delivery, outcome, decision, now)
+            lease_left = (delivery.lease_until or 0.0) - self._clock()
+            if lease_left < 2 * self._answer_within:
+                # Waited too long in the batch: posting now could outlive the lease.
+                self._release(delivery, "too little of its lease left")
+                return
+            client = self._client(delivery)
+            if isinstance(client, Refused):
+                self._finish(delivery, client)
+                return
+            with client.answer_to(delivery.body) as outcome:
+                self._finish(delivery, outcome)
         except StoreError as exc:
             self._log.warning(
                 "could not record delivery %d; it is delivered again when its lease expires: %s",
                 delivery.id,
                 exc,
-                extra=_fields(delivery, "store_unavailable"),
+                extra=fields(delivery, "store_unavailable"),
             )
         except Exception:  # noqa: BLE001 - one bad delivery must not stop the others
             # The lease expires and the commit is tried again; the traceback says why.
             self._log.exception(
-                "delivery %d failed unexpectedly", delivery.id, extra=_fields(delivery, "bug")
+                "delivery %d failed unexpectedly", delivery.id, extra=fields(delivery, "bug")
             )
 
-    def _post(self, delivery: Delivery) -> Outcome:
+    def _client(self, delivery: Delivery) -> TrackerClient | Refused:
+        """The Tracker client for a delivery's target and token (kept for the next commits), or
+        ``Refused`` if no request could ever carry them."""
+        key = (delivery.target_url, delivery.token)
+        with self._clients_lock:
+            client = self._clients.get(key)
+        if client is not None:
+            return client
         try:
-            target = TrackerTarget.parse(delivery.target_url)
             client = TrackerClient(
                 self._http,
-                target,
+                TrackerTarget.parse(delivery.target_url),
                 delivery.token,
                 clock=lambda: datetime.fromtimestamp(self._clock(), UTC),
-                # With the client's read timeout (lease / 3), a post ends inside its lease.
-                answer_within=self._lease_seconds / 3,
+                answer_within=self._answer_within,
             )
         except ConfigError as exc:
-            # A target or token that can never work: no retry can help.
-            return Refused(0, str(exc))
-        return client.post_rendered(delivery.body)
+            client = Refused(0, str(exc))  # a target or token that can never work
+        with self._clients_lock:
+            if len(self._clients) >= _CLIENTS_KEPT:
+                self._clients.clear()
+            self._clients[key] = client
+        return client
 
-    def _record(self, delivery: Delivery, outcome: Outcome, decision: Decision, now: float) -> None:
-        store, metrics = self._store, self._metrics
-        fields = _fields(delivery, decision.state.value)
-        if decision.state is State.DELIVERED:
-            if not store.mark_delivered(delivery, now=now):
-                self._lease_lost(delivery)
-                return
-            status = outcome.status if isinstance(outcome, Delivered) else 0
-            self._log.info(
-                "delivered commit %s to %s (delivery %d, attempt %d): HTTP %d",
-                delivery.commit_id,
-                delivery.target_url,
-                delivery.id,
-                delivery.attempts,
-                status,
-                extra=fields,
-            )
-            if metrics is not None:
-                metrics.delivered.inc()
-                metrics.delivery_latency.observe(max(0.0, now - delivery.created_at))
-        elif decision.state is State.WAITING:
-            next_attempt_at = now if decision.next_attempt_at is None else decision.next_attempt_at
-            if not store.mark_waiting(
-                delivery, now=now, next_attempt_at=next_attempt_at, error=decision.error
-            ):
-                self._lease_lost(delivery)
-                return
+    def _finish(self, delivery: Delivery, outcome: Outcome) -> None:
+        """Decide what ``outcome`` means, record it, then log and count it (``outcomes.py``)."""
+        now = self._clock()
+        first_attempt_at = delivery.first_attempt_at
+        decision = decide(
+            outcome,
+            attempts=delivery.attempts,
+            first_attempt_at=now if first_attempt_at is None else first_attempt_at,
+            now=now,
+            policy=self._policy,
+            rand=self._rand,
+        )
+        result = AttemptResult(delivery, decision.state, decision.next_attempt_at, decision.error)
+        if not self._store.record([result], now=now)[0]:
             self._log.warning(
-                "delivery %d of commit %s to %s failed (attempt %d), next in %.0f s: %s",
+                "lost the lease on delivery %d of commit %s (attempt %d): another worker has it",
                 delivery.id,
                 delivery.commit_id,
-                delivery.target_url,
                 delivery.attempts,
-                next_attempt_at - now,
-                decision.error,
-                extra=fields,
+                extra=fields(delivery, "lease_lost"),
             )
-            if metrics is not None:
-                metrics.retried.inc()
-        else:
-            if not store.mark_dead(delivery, now=now, error=decision.error):
-                self._lease_lost(delivery)
-                return
-            self._log.error(
-                "delivery %d of commit %s to %s is dead after %d attempts: %s",
-                delivery.id,
-                delivery.commit_id,
-                delivery.target_url,
-                delivery.attempts,
-                decision.error,
-                extra=fields,
-            )
-            if metrics is not None:
-                metrics.dead.inc()
+            return
+        report(self._log, self._metrics, delivery, outcome=outcome, decision=decision, now=now)
+        if decision.state is State.DELIVERED:
+            self._summary.delivered()
 
-    def _release(self, delivery: Delivery) -> None:
+    def _release(self, delivery: Delivery, why: str) -> None:
         if self._store.release(delivery, now=self._clock()):
             self._log.info(
-                "released delivery %d of commit %s: stopping",
+                "released delivery %d of commit %s: %s",
                 delivery.id,
                 delivery.commit_id,
-                extra=_fields(delivery, "released"),
+                why,
+                extra=fields(delivery, "released"),
             )
-
-    def _lease_lost(self, delivery: Delivery) -> None:
-        self._log.warning(
-            "lost the lease on delivery %d of commit %s (attempt %d): another worker has it",
-            delivery.id,
-            delivery.commit_id,
-            delivery.attempts,
-            extra=_fields(delivery, "lease_lost"),
-        )
-
-
-def _fields(delivery: Delivery, event: str) -> dict[str, object]:
-    """The structured fields of a log line about ``delivery`` (for ``--log-format json``)."""
-    return {
-        "event": event,
-        "delivery_id": delivery.id,
-        "commit_id": delivery.commit_id,
-        "target": delivery.target_url,
-        "attempt": delivery.attempts,
-        "token_fingerprint": delivery.token_fingerprint,
-    }

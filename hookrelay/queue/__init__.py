@@ -5,10 +5,18 @@ store offers; ``hookrelay.core.lifecycle`` is the table of states a queued commi
 """
 
 from hookrelay.queue.database_url import DEFAULT_DATABASE_URL, open_store
-from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, QueueStore, State
+from hookrelay.queue.store import (
+    AttemptResult,
+    Delivery,
+    EnqueueResult,
+    NewDelivery,
+    QueueStore,
+    State,
+)
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
+    "AttemptResult",
     "Delivery",
     "EnqueueResult",
     "NewDelivery",

@@ -174,6 +174,14 @@ STEPS: tuple[Step, ...] = (
             "CREATE INDEX attempts_delivery ON attempts (delivery_id, id)",
         ),
     ),
+    Step(
+        version=5,
+        description="deliveries_due_order: leasing walks the due rows of one state in order",
+        # SQLite's deliveries_due already ends in the rowid (id); PostgreSQL's needs id itself
+        # so a lease reads the oldest due rows of a state without sorting them all.
+        sqlite=(),
+        postgres=("CREATE INDEX deliveries_due_order ON deliveries (state, next_attempt_at, id)",),
+    ),
 )
 
 LATEST_VERSION = max(step.version for step in STEPS)

@@ -8,14 +8,17 @@
 * Migrations run under a transaction-scoped advisory lock, so replicas starting together do not
   race to create the schema. A ``search_path`` in the URL (``?options=-csearch_path%3DNAME``)
   puts the tables in a schema of their own.
-* One connection per store, behind a lock, reopened if the server drops it. The statements are
-  short; a pool (``psycopg_pool``) would be the next step for a busy receiver.
+* One connection for durable writes, behind a lock, and one per posting thread for the
+  workers' leases and results (single statements, not flushed before the answer); each is
+  reopened if the server drops it. A pool (``psycopg_pool``) would be the next step for a busy
+  receiver.
 
 The statements and the methods built on them are shared with SQLite (``sql.py``).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -25,6 +28,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
+from hookrelay.queue.leases import RECORD_POSTGRES
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, steps_to_apply
 from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
@@ -34,7 +38,11 @@ __all__ = ["PostgresStore"]
 # Any constant will do, as long as every hookrelay uses the same one: "hookrel" in ASCII.
 _MIGRATION_LOCK = 0x686F6F6B72656C
 
-_STATEMENTS = Statements.for_driver(pyformat=True, row_lock="FOR UPDATE SKIP LOCKED")
+_BOOKKEEPERS = 16  # connections for leases and results at most, one per thread using it
+
+_STATEMENTS = Statements.for_driver(
+    pyformat=True, record=RECORD_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
+)
 
 
 def _display(conninfo: str) -> str:
@@ -45,8 +53,61 @@ def _display(conninfo: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+class _Session:
+    """One connection, behind a lock, reopened if the server dropped it; ``settings`` are run
+    on each new connection."""
+
+    def __init__(self, store: PostgresStore, settings: tuple[str, ...] = ()) -> None:
+        self._store = store
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._closed = False
+
+    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        if self._closed:
+            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
+        if self._conn is None or self._conn.closed:
+            self._conn = self._store.connect()
+            for setting in self._settings:
+                self._conn.execute(setting)
+        return self._conn
+
+    @contextmanager
+    def cursor(self, *, transaction: bool) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+        """A cursor inside one transaction, or (``transaction=False``) one whose every statement
+        commits on its own."""
+        with self._lock:
+            try:
+                connection = self._connection()
+                if not transaction:
+                    with connection.cursor() as cursor:
+                        yield cursor
+                    return
+                with connection.transaction(), connection.cursor() as cursor:
+                    yield cursor
+            except psycopg.Error as exc:
+                if self._conn is not None and self._conn.broken:
+                    self._conn.close()
+                raise StoreError(
+                    f"the PostgreSQL queue at {self._store.display} failed: "
+                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._conn is not None:
+                self._conn.close()
+
+
 class PostgresStore(SqlStore):
-    """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas."""
+    """A ``QueueStore`` in a PostgreSQL database, shared by any number of replicas.
+
+    It holds one connection for what must be durable on return (enqueue, the operator's
+    changes) and, as they are needed, one per thread for the workers' bookkeeping (leases and
+    attempt results), so none waits for another.
+    """
 
     _sql = _STATEMENTS
     _ops = OperatorStatements.for_driver(pyformat=True)
@@ -58,10 +119,13 @@ class PostgresStore(SqlStore):
         """
         self._conninfo = conninfo
         self._connect_timeout = connect_timeout
-        self._display = _display(conninfo)
-        self._lock = threading.Lock()
-        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
-        self._closed = False
+        self.display = _display(conninfo)
+        self._durable = _Session(self)
+        # Bookkeeping sessions, one per posting thread at a time (so no thread waits for
+        # another's statement), made as needed up to _BOOKKEEPERS.
+        self._bookkeepers: list[_Session] = []
+        self._idle: queue.LifoQueue[_Session] = queue.LifoQueue()
+        self._bookkeepers_lock = threading.Lock()
         try:
             self._migrate()
         except StoreError:
@@ -69,35 +133,16 @@ class PostgresStore(SqlStore):
             raise
 
     def __repr__(self) -> str:
-        return f"PostgresStore({self._display!r})"
+        return f"PostgresStore({self.display!r})"
 
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL queue at {self._display} is closed")
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
-            )
-        return self._conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
-        """One transaction on the store's connection; a dropped connection is reopened next time."""
-        with self._lock:
-            try:
-                connection = self._connection()
-                with connection.transaction(), connection.cursor() as cursor:
-                    yield cursor
-            except psycopg.Error as exc:
-                if self._conn is not None and self._conn.broken:
-                    self._conn.close()
-                raise StoreError(
-                    f"the PostgreSQL queue at {self._display} failed: "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-                ) from exc
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A new autocommit connection to the queue's database."""
+        return psycopg.connect(
+            self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+        )
 
     def _migrate(self) -> None:
-        with self._transaction() as cursor:
+        with self._durable.cursor(transaction=True) as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cursor.execute(SCHEMA_VERSION_POSTGRES)
             cursor.execute("SELECT version FROM schema_version")
@@ -110,19 +155,40 @@ class PostgresStore(SqlStore):
                 )
 
     def _write(self) -> AbstractContextManager[Transaction]:
-        return self._transaction()
+        return self._durable.cursor(transaction=True)
+
+    @contextmanager
+    def _bookkeeping(self, *, atomic: bool = False) -> Iterator[Transaction]:
+        """Single statements the server does not wait to flush (``synchronous_commit = off``):
+        they survive this process, and a server crash can undo only their last instant
+        (https://www.postgresql.org/docs/15/wal-async-commit.html). Each caller gets a
+        connection of its own while it runs one."""
+        session = self._bookkeeper()
+        try:
+            with session.cursor(transaction=atomic) as cursor:
+                yield cursor
+        finally:
+            self._idle.put(session)
+
+    def _bookkeeper(self) -> _Session:
+        with self._bookkeepers_lock:
+            if self._idle.empty() and len(self._bookkeepers) < _BOOKKEEPERS:
+                session = _Session(self, ("SET synchronous_commit = off",))
+                self._bookkeepers.append(session)
+                return session
+        return self._idle.get()
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers and accepts writes."""
-        with self._transaction() as cursor:
+        with self._durable.cursor(transaction=True) as cursor:
             cursor.execute("SELECT current_setting('transaction_read_only')")
             row = cursor.fetchone()
         if row is None or row[0] != "off":
-            raise StoreError(f"the PostgreSQL queue at {self._display} is read-only")
+            raise StoreError(f"the PostgreSQL queue at {self.display} is read-only")
 
     def close(self) -> None:
-        """Close the connection; later calls raise ``StoreError``."""
-        with self._lock:
-            self._closed = True
-            if self._conn is not None:
-                self._conn.close()
+        """Close the connections; later calls raise ``StoreError``."""
+        self._durable.close()
+        with self._bookkeepers_lock:
+            for session in self._bookkeepers:
+                session.close()

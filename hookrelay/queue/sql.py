@@ -2,10 +2,10 @@
 
 The two stores differ only in how they open a connection and run a transaction, in the
 placeholder style of their driver (``:name`` for sqlite3, ``%(name)s`` for psycopg) and in the
-row lock of ``lease`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE``
-already serialises writers). The state changes follow ``hookrelay.core.lifecycle``'s table;
-fenced updates check ``state = 'leased' AND attempts = ?`` so a worker whose lease was taken
-over changes nothing.
+row lock of ``lease`` (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a
+time), and in the form of the statement recording several results (``leases.py``). The state
+changes follow ``hookrelay.core.lifecycle``'s table; fenced updates check
+``state = 'leased' AND attempts = ?`` so a worker whose lease was taken over changes nothing.
 """
 
 from __future__ import annotations
@@ -17,44 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hookrelay.queue.inserting import count_groups, insert_groups
+from hookrelay.queue.leases import LEASE, RECORD_ONE
+from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.operator_sql import OperatorQueries
 from hookrelay.queue.rows import COLUMNS, delivery_from_row
-from hookrelay.queue.store import Delivery, EnqueueResult, NewDelivery, State
+from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
 
-_LEASE = f"""
-UPDATE deliveries
-SET state = 'leased', attempts = attempts + 1, lease_until = :lease_until,
-    first_attempt_at = COALESCE(first_attempt_at, :now)
-WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE (state IN ('pending', 'waiting') AND next_attempt_at <= :now)
-       OR (state = 'leased' AND lease_until <= :now)
-    ORDER BY next_attempt_at, id
-    LIMIT :limit
-    {{row_lock}}
-)
-RETURNING {COLUMNS}
-"""  # noqa: S608 - COLUMNS is a constant of this package
 
 _FENCE = "WHERE id = :id AND state = 'leased' AND attempts = :attempts"
-
-_DELIVERED = f"""
-UPDATE deliveries SET state = 'delivered', finished_at = :now, lease_until = NULL {_FENCE}
-"""  # noqa: S608 - constants only
-
-_WAITING = f"""
-UPDATE deliveries
-SET state = 'waiting', next_attempt_at = :next_attempt_at, lease_until = NULL, last_error = :error
-{_FENCE}
-"""  # noqa: S608 - constants only
-
-_DEAD = f"""
-UPDATE deliveries
-SET state = 'dead', finished_at = :now, lease_until = NULL, last_error = :error
-{_FENCE}
-"""  # noqa: S608 - constants only
 
 # Releasing un-counts the attempt; the first attempt's time goes with it if it was the first.
 _RELEASE = f"""
@@ -118,9 +90,8 @@ class Statements:
     """The queue's statements in one driver's placeholder style."""
 
     lease: str
-    delivered: str
-    waiting: str
-    dead: str
+    record: str
+    record_one: Mapping[State, str]
     release: str
     retry: str
     retry_dead: str
@@ -134,17 +105,17 @@ class Statements:
     placeholder: str = "?"
 
     @classmethod
-    def for_driver(cls, *, pyformat: bool, row_lock: str = "") -> Statements:
-        """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``."""
+    def for_driver(cls, *, pyformat: bool, record: str, row_lock: str = "") -> Statements:
+        """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``;
+        ``record`` is the driver's form of ``leases.py``'s statement recording results."""
 
         def style(sql: str) -> str:
             return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
 
         return cls(
-            lease=style(_LEASE.format(row_lock=row_lock)),
-            delivered=style(_DELIVERED),
-            waiting=style(_WAITING),
-            dead=style(_DEAD),
+            lease=style(LEASE.format(row_lock=row_lock)),
+            record=style(record),
+            record_one={State(state): style(sql) for state, sql in RECORD_ONE.items()},
             release=style(_RELEASE),
             retry=style(_RETRY),
             retry_dead=style(_RETRY_DEAD),
@@ -197,6 +168,16 @@ class SqlStore(OperatorQueries):
         """A consistent read (a subclass provides it; a write transaction will do)."""
         return self._write()
 
+    def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[Transaction]:
+        """Where the workers' bookkeeping runs (a lease, attempt results): one statement each,
+        atomic, and kept when the process dies, but a subclass may let a power loss or a
+        database crash undo its last instant. Undoing one can only make a commit due again
+        (posted twice), never lose one, so these need not wait for a disk flush as ``enqueue``
+        must. A subclass may run each statement as its own transaction, unless ``atomic``
+        asks for several statements that happen together or not at all.
+        """
+        return self._write()
+
     def enqueue(self, items: Sequence[NewDelivery], *, now: float) -> EnqueueResult:
         """Queue ``items`` in one transaction; durable on return. Known dedupe keys are skipped."""
         return self.enqueue_groups([items], now=now)[0]
@@ -217,49 +198,50 @@ class SqlStore(OperatorQueries):
         if limit <= 0:
             return []
         parameters = {"now": now, "lease_until": now + lease_seconds, "limit": limit}
-        with self._write() as db:
+        with self._bookkeeping() as db:
             rows = db.execute(self._sql.lease, parameters).fetchall()
         return sorted((delivery_from_row(row) for row in rows), key=lambda d: d.id)
 
-    def _fenced(
-        self,
-        statement: str,
-        delivery: Delivery,
-        *,
-        attempt: tuple[State, float, str] | None = None,
-        **values: object,
-    ) -> bool:
-        with self._write() as db:
+    def _fenced(self, statement: str, delivery: Delivery, **values: object) -> bool:
+        with self._bookkeeping() as db:
             parameters = {"id": delivery.id, "attempts": delivery.attempts, **values}
-            changed = db.execute(statement, parameters).rowcount == 1
-            if changed and attempt is not None:
-                # In the same transaction: the dashboard's attempts are exactly the answers.
-                self._record_attempt(db, delivery, *attempt)
-            return changed
+            return db.execute(statement, parameters).rowcount == 1
+
+    def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
+        """Record the end of several leased attempts in one statement (kept on return, see
+        ``_bookkeeping``); for each, False if its lease was lost (another worker took it over)
+        and nothing changed.
+        """
+        if not results:
+            return []
+        values = record_parameters(results, now)
+        with self._bookkeeping(atomic=True) as db:
+            if len(results) == 1:
+                cursor = db.execute(self._sql.record_one[results[0].state], values)
+                recorded = [cursor.rowcount == 1]
+            else:
+                ids = {row[0] for row in db.execute(self._sql.record, values).fetchall()}
+                recorded = [result.delivery.id in ids for result in results]
+            for result, done in zip(results, recorded, strict=True):
+                if done:
+                    # In the same transaction: the attempts shown are exactly the answers.
+                    self._record_attempt(db, result.delivery, result.state, now, result.error)
+        return recorded
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
         """Record success; False if the lease was lost (another worker took it over)."""
-        return self._fenced(
-            self._sql.delivered, delivery, attempt=(State.DELIVERED, now, ""), now=now
-        )
+        return self.record([AttemptResult(delivery, State.DELIVERED)], now=now)[0]
 
     def mark_waiting(
         self, delivery: Delivery, *, now: float, next_attempt_at: float, error: str
     ) -> bool:
         """Record a retryable failure and when to try again; False if the lease was lost."""
-        return self._fenced(
-            self._sql.waiting,
-            delivery,
-            attempt=(State.WAITING, now, error),
-            next_attempt_at=next_attempt_at,
-            error=error,
-        )
+        waiting = AttemptResult(delivery, State.WAITING, next_attempt_at, error)
+        return self.record([waiting], now=now)[0]
 
     def mark_dead(self, delivery: Delivery, *, now: float, error: str) -> bool:
         """Record a permanent failure (dead-letter list); False if the lease was lost."""
-        return self._fenced(
-            self._sql.dead, delivery, attempt=(State.DEAD, now, error), now=now, error=error
-        )
+        return self.record([AttemptResult(delivery, State.DEAD, error=error)], now=now)[0]
 
     def release(self, delivery: Delivery, *, now: float) -> bool:
         """Give a leased delivery back without counting the attempt (graceful shutdown)."""

@@ -2,8 +2,11 @@
 
 * WAL journal with ``synchronous=FULL``: a commit is on disk when ``enqueue`` returns, and
   readers do not block the writer (https://www.sqlite.org/wal.html, https://www.sqlite.org/pragma.html#pragma_synchronous).
-* Every write is one ``BEGIN IMMEDIATE`` transaction, so two processes on the same file take
-  the write lock in turn (``busy_timeout``) instead of failing, and a lease is claimed atomically.
+* Every durable write is one ``BEGIN IMMEDIATE`` transaction, so two processes on the same
+  file take the write lock in turn (``busy_timeout``) instead of failing. The workers' leases
+  and results are single statements, each its own transaction (atomic, waiting for the lock
+  the same way), written with ``synchronous=NORMAL``: they survive the process, and a power
+  loss can only make a commit due again (``sql.py``'s ``_bookkeeping``).
 * One connection per store, behind a lock: SQLite writes one transaction at a time anyway,
   and the statements are short, so a pool would add threads without adding throughput.
 
@@ -20,17 +23,18 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from hookrelay.exceptions import StoreError
+from hookrelay.queue.leases import RECORD_SQLITE
 from hookrelay.queue.migrations import SCHEMA_VERSION_SQLITE, steps_to_apply
 from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements
 
 __all__ = ["SqliteStore", "create_private"]
 
-_STATEMENTS = Statements.for_driver(pyformat=False)
+_STATEMENTS = Statements.for_driver(pyformat=False, record=RECORD_SQLITE)
 _OWNER_ONLY = 0o600
 
 
@@ -84,6 +88,7 @@ class SqliteStore(SqlStore):
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
+            self._durable = True
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
@@ -107,11 +112,30 @@ class SqliteStore(SqlStore):
                     (step.version, step.description),
                 )
 
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, holding SQLite's write lock from the start; on disk on return."""
+        return self._transaction(durable=True)
+
+    def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[sqlite3.Connection]:
+        """Single statements, each its own transaction (one that starts by writing waits for
+        the lock like ``BEGIN IMMEDIATE``), that survive the process (the WAL is written) and
+        are flushed with the next durable write or checkpoint (``synchronous=NORMAL``,
+        https://www.sqlite.org/wal.html); several statements in one transaction when
+        ``atomic``."""
+        return self._transaction(durable=False, atomic=atomic)
+
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from the start."""
+    def _transaction(
+        self, *, durable: bool, atomic: bool = True
+    ) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
+                if durable is not self._durable:  # outside a transaction, where it may change
+                    self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                    self._durable = durable
+                if not durable and not atomic:
+                    yield self._db
+                    return
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db

@@ -26,6 +26,7 @@ from hookrelay.core.routing import NewDelivery, TokenSource
 
 __all__ = [
     "Attempt",
+    "AttemptResult",
     "Delivery",
     "DeliveryFilter",
     "EnqueueResult",
@@ -90,6 +91,17 @@ def public_view(delivery: Delivery) -> dict[str, object]:
         "token_source": delivery.token_source.value,
         "story_ids": list(delivery.story_ids),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """How one leased attempt ended, to record: ``state`` is delivered, waiting (until
+    ``next_attempt_at``) or dead, with ``error`` (Tracker's words) for the last two."""
+
+    delivery: Delivery
+    state: State
+    next_attempt_at: float | None = None
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +194,13 @@ class QueueStore(Protocol):
         """Take up to ``limit`` due deliveries (pending, waiting and due, or leased with an
         expired lease), mark them leased until ``now + lease_seconds`` and count an attempt.
         Two callers never lease the same delivery at once."""
+        ...
+
+    def record(self, results: Sequence[AttemptResult], *, now: float) -> list[bool]:
+        """Record the end of several leased attempts at once; for each, False if its lease was
+        lost (another worker took it over) and nothing changed. On return it survives the
+        process; a power loss or database crash may undo the last instant of it, which only
+        makes those commits due again (at least once, never lost)."""
         ...
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:

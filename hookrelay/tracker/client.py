@@ -9,8 +9,8 @@ put in a URL, an exception message or a log line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -30,23 +30,29 @@ from hookrelay.core.tracker_api import (
     token_fingerprint,
 )
 from hookrelay.exceptions import ConfigError
+from hookrelay.tracker.deadline import DeadlineTransport, within
 
 __all__ = ["DEFAULT_ANSWER_WITHIN", "DEFAULT_TIMEOUT", "TrackerClient", "make_http_client"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
-# httpx bounds each wait (connect, each read), not a whole answer: a Tracker that trickles its
-# answer a byte at a time would hold a push, or outlive a worker's lease and be posted twice.
+# httpx bounds each wait (connect, each read), not a whole answer, and a read timeout starts again
+# on every byte: ``answer_within`` is one deadline for the whole exchange (``deadline.py``), so a
+# Tracker that trickles its answer cannot hold a push, or outlive a worker's lease.
 DEFAULT_ANSWER_WITHIN = 30.0
 _MAX_ANSWER = 64 * 1024  # enough for any error text; a huge answer is not read whole
+_DRAIN_DELIVERED = 0.1  # seconds to read a 2xx body after the delivery is known
 
 
-def make_http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Client:
-    """An httpx client as the Tracker client wants it: TLS verified, no redirects, pooled."""
+def make_http_client(
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT, *, connections: int = 32
+) -> httpx.Client:
+    """An httpx client as the Tracker client wants it: TLS verified, no redirects, pooled
+    (``connections`` kept alive, one per post in flight), each exchange within its deadline."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.Client(
         timeout=timeout,
         follow_redirects=False,
-        verify=True,
-        limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
+        transport=DeadlineTransport(limits=limits),
         headers={"User-Agent": "hookrelay"},
     )
 
@@ -55,9 +61,10 @@ class TrackerClient:
     """Posts ``source_commit``s to one Tracker target with one token.
 
     A token that cannot travel in an HTTP header (empty, spaces, control or non-ASCII
-    characters) is a ``ConfigError`` here, whose message does not repeat it. An answer is read
-    for at most ``answer_within`` seconds after the request starts (plus one read timeout): what
-    arrived by then is classified, so a trickling answer cannot hold the caller.
+    characters) is a ``ConfigError`` here, whose message does not repeat it. One post, from
+    connect to the last byte it needs, ends within ``answer_within`` seconds however slowly
+    Tracker answers (with a client from ``make_http_client``; with another client only the
+    reading of the answer's body is cut off at that time): what arrived by then is classified.
     """
 
     def __init__(
@@ -87,35 +94,59 @@ class TrackerClient:
 
     def post(self, commit: SourceCommit) -> Outcome:
         """Render and post one commit; every failure becomes an ``Outcome``, never an exception."""
-        return self._send(build_source_commit_request(self._target, self._token, commit))
+        with self._exchange(build_source_commit_request(self._target, self._token, commit)) as o:
+            return o
 
     def post_rendered(self, body: bytes) -> Outcome:
         """Post a body already rendered for this target's API version (as the queue keeps it)."""
-        return self._send(build_rendered_request(self._target, self._token, body))
+        with self.answer_to(body) as outcome:
+            return outcome
 
-    def _send(self, request: OutboundRequest) -> Outcome:
-        stop_reading_at = time.monotonic() + self._answer_within
-        try:
-            # follow_redirects per request: whatever client we were handed, a redirect must
-            # not carry the token to another host (it is classified as Refused instead).
-            with self._http.stream(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.body,
-                follow_redirects=False,
-            ) as response:
-                answer = _read_answer(response, stop_reading_at)
-                outcome = interpret_answer(
-                    response.status_code, response.headers, answer, now=self._clock()
+    def answer_to(self, body: bytes) -> AbstractContextManager[Outcome]:
+        """Post a rendered body; the block gets Tracker's answer as soon as it is known.
+
+        A 2xx is known on its status line: the block runs (and can record the delivery) before
+        the body is read, so a crash while the body arrives cannot post the commit twice.
+        The rest of a 2xx body is read afterwards (bounded, within the deadline) only so the
+        connection can be reused. Other answers are classified on their (bounded) error text.
+        """
+        return self._exchange(build_rendered_request(self._target, self._token, body))
+
+    @contextmanager
+    def _exchange(self, request: OutboundRequest) -> Iterator[Outcome]:
+        with within(self._answer_within) as deadline, ExitStack() as open_response:
+            response: httpx.Response | None = None
+            try:
+                # follow_redirects per request: whatever client we were handed, a redirect must
+                # not carry the token to another host (it is classified as Refused instead).
+                response = open_response.enter_context(
+                    self._http.stream(
+                        request.method,
+                        request.url,
+                        headers=dict(request.headers),
+                        content=request.body,
+                        follow_redirects=False,
+                    )
                 )
-        except httpx.TimeoutException as exc:
-            return RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            # httpx messages name the URL at most, never headers; the token was checked to be
-            # a valid header value, so no error quotes it (_without_token strips it regardless).
-            outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
-        return self._without_token(outcome)
+                if 200 <= response.status_code < 300:
+                    outcome: Outcome = Delivered(response.status_code)
+                else:
+                    answer = _read_answer(response, deadline)
+                    outcome = interpret_answer(
+                        response.status_code, response.headers, answer, now=self._clock()
+                    )
+            except httpx.TimeoutException as exc:
+                outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
+            except httpx.HTTPError as exc:
+                # httpx messages name the URL at most, never headers; the token was checked to
+                # be a valid header value, so no error quotes it (_without_token strips it too).
+                outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
+            yield self._without_token(outcome)
+            if isinstance(outcome, Delivered) and response is not None:
+                # Only so the kept-alive connection can be reused: a body that is not in at
+                # once is not waited for (the connection is closed instead).
+                with within(_DRAIN_DELIVERED) as drain_by:
+                    _read_answer(response, drain_by)
 
     def _without_token(self, outcome: Outcome) -> Outcome:
         # Tracker's error text is kept as Tracker's own words, but a server that echoes the
@@ -129,12 +160,11 @@ def _read_answer(response: httpx.Response, stop_at: float) -> bytes:
     """Up to ``_MAX_ANSWER`` bytes of the body, or what arrived before the connection broke or
     ``stop_at`` (a ``time.monotonic()`` value) passed.
 
-    Once the status line has arrived, Tracker has said what it did with the commit: a 2xx cut
-    off mid-body is still delivered (posting it again would post it twice), and a 4xx/5xx is
-    classified on the error text that did arrive.
+    Once the status line has arrived, Tracker has said what it did with the commit: a 4xx/5xx
+    cut off mid-body is classified on the error text that did arrive.
     """
     answer = bytearray()
-    with suppress(httpx.RequestError):
+    with suppress(httpx.HTTPError, httpx.StreamError):
         for chunk in response.iter_bytes():
             answer += chunk
             if len(answer) >= _MAX_ANSWER or time.monotonic() >= stop_at:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from hookrelay.delivery import DeliveryWorker
 from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
 from tests.delivery.conftest import TOKEN, Relay, closed_port, queue_commit, sample
 from tests.support.recorder import Received, Reply
+from tests.tracker.rawserver import running_raw_server
 
 POLICY = RetryPolicy(first=10.0, factor=2.0, cap=3600.0, jitter=0.5, give_up_after=3600.0)
 
@@ -318,3 +320,93 @@ def test_prune_removes_old_finished_commits(relay: Relay) -> None:
     relay.clock.advance(1)
     assert worker.prune() == 1
     assert [d.commit_id for d in relay.store.list()] == [f"{2:040x}"]
+
+
+def _trickling(data: bytes) -> object:
+    """A raw answer that sends ``data`` a byte every 20 ms until the client hangs up."""
+
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        for byte in data:
+            connection.sendall(bytes([byte]))
+            time.sleep(0.02)
+        return False
+
+    return answer
+
+
+@pytest.mark.timeout(60)
+def test_an_answer_trickling_its_headers_is_a_failed_attempt_at_the_deadline(relay: Relay) -> None:
+    """Headers sent a byte at a time cannot hold a post past lease / 3: the attempt fails,
+    waits for its retry, and the commit was posted once."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: y\r\n" * 200 + b"\r\n"
+    with running_raw_server(_trickling(head)) as server:  # type: ignore[arg-type]
+        queue_commit(relay.store, f"{server.url}/services/v5", now=relay.clock.now)
+        worker = make_worker(relay, lease_seconds=1.5)
+        began = time.monotonic()
+        assert worker.run_once() == 1
+        took = time.monotonic() - began
+        requests = len(server.requests)
+    waiting = only(relay.store)
+    assert waiting.state is State.WAITING
+    assert waiting.last_error == "Tracker did not answer in time (ReadTimeout)"
+    assert requests == 1
+    assert took < 0.5 + 2.0, "the post outlived its deadline"
+
+
+@pytest.mark.timeout(60)
+def test_a_2xx_is_recorded_before_its_body_arrives(relay: Relay) -> None:
+    """A 200 is delivered in the queue on its status line, before any of its body is sent, so
+    a crash while the body arrives cannot post the commit again."""
+    recorded_before_body: list[bool] = []
+
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n")
+        deadline = time.monotonic() + 10
+        while only(relay.store).state is not State.DELIVERED and time.monotonic() < deadline:
+            time.sleep(0.01)
+        recorded_before_body.append(only(relay.store).state is State.DELIVERED)
+        connection.sendall(b"{}")
+        return True
+
+    with running_raw_server(answer) as server:
+        queue_commit(relay.store, f"{server.url}/services/v5", now=relay.clock.now)
+        assert make_worker(relay, lease_seconds=60).run_once() == 1
+    assert recorded_before_body == [True]
+    assert only(relay.store).attempts == 1
+
+
+def test_drain_delivers_everything_due_with_several_threads(relay: Relay) -> None:
+    """``drain`` delivers every due commit, each posted once, and returns how many it leased."""
+    for number in range(20):
+        relay.queue(number)
+    assert make_worker(relay, concurrency=4, batch=8).drain() == 20
+    assert relay.store.counts()[State.DELIVERED] == 20
+    assert len(set(relay.tracker.bodies())) == len(relay.tracker.received) == 20
+
+
+class _LeaseBug:
+    """A queue whose ``lease`` fails with an error no store raises (a bug), else the real one."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self._store = store
+
+    def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Fail as a bug would."""
+        raise RuntimeError("a bug in the queue")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_a_thread_failing_unexpectedly_stops_run_with_its_error(relay: Relay) -> None:
+    """An unexpected error in a posting thread ends ``run`` with that error (``serve`` then
+    stops) instead of leaving the queue without its workers."""
+    worker = DeliveryWorker(
+        _LeaseBug(relay.store),  # type: ignore[arg-type]
+        relay.http,
+        clock=relay.clock,
+        poll_interval=0.02,
+    )
+    stop = threading.Event()
+    with pytest.raises(RuntimeError, match="a bug in the queue"):
+        worker.run(stop)

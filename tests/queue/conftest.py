@@ -29,13 +29,14 @@ class QueueDatabase:
         self.stores.append(store)
         return store
 
-    def execute(self, sql: str) -> list[tuple[Any, ...]]:
-        """Run raw SQL on the database behind the store's back (for schema tests)."""
+    def execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run raw SQL on the database behind the store's back (for schema tests); ``?``
+        placeholders, whatever the database."""
         if self.kind == "sqlite":
             with sqlite3.connect(self.url.removeprefix("sqlite:///")) as db:
-                return db.execute(sql).fetchall()
+                return db.execute(sql, parameters).fetchall()
         with psycopg.connect(self.url, autocommit=True) as db:
-            cursor = db.execute(sql)
+            cursor = db.execute(sql.replace("?", "%s"), parameters)  # type: ignore[arg-type]
             return cursor.fetchall() if cursor.description else []
 
 

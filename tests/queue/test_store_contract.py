@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import pytest
 
-from hookrelay.core.lifecycle import TRANSITIONS, Event
+from hookrelay.core.lifecycle import TRANSITIONS, Event, is_due
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.exceptions import StoreError
-from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
-from hookrelay.queue.migrations import STEPS
+from hookrelay.queue import AttemptResult, Delivery, NewDelivery, QueueStore, State
+from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, SCHEMA_VERSION_SQLITE, STEPS
 from hookrelay.queue.store import public_view
 from tests.queue.conftest import QueueDatabase
 
@@ -286,6 +286,69 @@ def test_retry_dead_retries_only_the_dead(store: QueueStore) -> None:
     assert store.retry_dead(now=6.0) == 0
 
 
+def test_record_marks_several_attempts_in_one_call(store: QueueStore) -> None:
+    """``record`` ends several leases at once, each as told, and skips (False) one whose lease
+    another worker took over meanwhile."""
+    store.enqueue([new_delivery(n) for n in range(4)], now=0.0)
+    a, b, c = store.lease(now=0.0, limit=3, lease_seconds=100.0)
+    d = lease_one(store, now=0.0, lease_seconds=10.0)
+    taken_over = lease_one(store, now=11.0)
+    assert taken_over.id == d.id
+    results = [
+        AttemptResult(a, State.DELIVERED),
+        AttemptResult(b, State.WAITING, next_attempt_at=50.0, error="HTTP 503"),
+        AttemptResult(c, State.DEAD, error="HTTP 422"),
+        AttemptResult(d, State.DELIVERED),
+    ]
+    assert store.record(results, now=12.0) == [True, True, True, False]
+    assert (current(store, a.id).state, current(store, a.id).finished_at) == (State.DELIVERED, 12.0)
+    waiting = current(store, b.id)
+    assert (waiting.state, waiting.next_attempt_at, waiting.last_error) == (
+        State.WAITING,
+        50.0,
+        "HTTP 503",
+    )
+    assert (current(store, c.id).state, current(store, c.id).last_error) == (State.DEAD, "HTTP 422")
+    assert current(store, d.id) == taken_over
+    assert store.record([], now=13.0) == []
+
+
+def test_lease_takes_exactly_what_lifecycle_calls_due(store: QueueStore) -> None:
+    """The lease query and ``lifecycle.is_due`` agree on every kind of row: pending, waiting
+    and leased, each before, at and after its time, and the final states."""
+    rows: list[Delivery] = []
+    for number, (state, at) in enumerate(
+        [(s, t) for s in (State.PENDING, State.WAITING, State.LEASED) for t in (40.0, 50.0, 60.0)]
+        + [(State.DELIVERED, 0.0), (State.DEAD, 0.0)]
+    ):
+        store.enqueue([new_delivery(number)], now=at if state is State.PENDING else 0.0)
+        if state is State.PENDING:
+            continue
+        (leased,) = [
+            d
+            for d in store.lease(now=0.0, limit=100, lease_seconds=at)
+            if d.commit_id == new_delivery(number).commit_id
+        ]
+        if state is State.WAITING:
+            store.mark_waiting(leased, now=0.0, next_attempt_at=at, error="e")
+        elif state is State.DELIVERED:
+            store.mark_delivered(leased, now=0.0)
+        elif state is State.DEAD:
+            store.mark_dead(leased, now=0.0, error="e")
+    rows = store.list(limit=1000)
+    assert sorted(d.state.value for d in rows) == sorted(
+        ["pending"] * 3 + ["waiting"] * 3 + ["leased"] * 3 + ["delivered", "dead"]
+    )
+    now = 50.0
+    due = {
+        d.id
+        for d in rows
+        if is_due(d.state, next_attempt_at=d.next_attempt_at, lease_until=d.lease_until, now=now)
+    }
+    assert len(due) == 6
+    assert {d.id for d in store.lease(now=now, limit=100, lease_seconds=10.0)} == due
+
+
 # --- the table, whole ---------------------------------------------------------------------------
 
 
@@ -469,15 +532,27 @@ def test_reopening_applies_no_migration_twice(queue_database: QueueDatabase) -> 
 
 
 def test_a_version_1_queue_is_upgraded_with_its_commits(queue_database: QueueDatabase) -> None:
-    """A queue made before delivered_keys existed is migrated on open, keeping what it held."""
-    store = queue_database.open()
-    store.enqueue([new_delivery(1)], now=0.0)
-    store.close()
-    queue_database.execute("DROP TABLE delivered_keys")
-    queue_database.execute("DELETE FROM schema_version WHERE version = 2")
+    """A queue made by the first schema alone is migrated on open, keeping what it held."""
+    first = STEPS[0]
+    sqlite = queue_database.kind == "sqlite"
+    item = new_delivery(1)
+    statements = [
+        SCHEMA_VERSION_SQLITE if sqlite else SCHEMA_VERSION_POSTGRES,
+        *(first.sqlite if sqlite else first.postgres),
+        "INSERT INTO schema_version (version, description) VALUES (1, 'deliveries')",
+    ]
+    for statement in statements:
+        queue_database.execute(statement)
+    queue_database.execute(
+        "INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, "
+        "body, state, created_at, next_attempt_at) VALUES (?, ?, ?, '', ?, ?, 'pending', 0, 0)",
+        (item.dedupe_key, TARGET, TOKEN, item.commit_id, item.body),
+    )
     upgraded = queue_database.open()
     assert [d.commit_id for d in upgraded.list()] == [new_delivery(1).commit_id]
     assert upgraded.enqueue([new_delivery(1)], now=1.0).duplicates == 1
+    versions = queue_database.execute("SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(step.version,) for step in STEPS]
 
 
 def test_a_newer_schema_is_refused(queue_database: QueueDatabase) -> None:

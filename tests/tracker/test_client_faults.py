@@ -6,6 +6,7 @@ import gzip
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -174,28 +175,103 @@ def test_server_that_never_answers_times_out(recorder: Recorder) -> None:
     assert outcome == RetryLater(0, "Tracker did not answer in time (ReadTimeout)")
 
 
-@pytest.mark.timeout(60)
-def test_trickling_answer_is_cut_off_after_answer_within() -> None:
-    """A 200 whose body trickles a byte at a time is read only until answer_within has passed:
-    the client hangs up long before the body ends, and the commit counts as delivered."""
-    sent: list[int] = []
+def _trickled(head: bytes, body: bytes, sent: list[int]) -> object:
+    """An answer that sends ``head`` whole, then ``body`` a byte every 50 ms (or, with an empty
+    head, the status line and headers themselves a byte at a time)."""
 
-    def trickle(connection: socket.socket, request: bytes) -> bool:
-        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        for count in range(1, 1001):
-            connection.sendall(b"x")  # raises once the client has hung up
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        if head:
+            connection.sendall(head)
+        for count, byte in enumerate(body, start=1):
+            connection.sendall(bytes([byte]))  # raises once the client has hung up
             sent.append(count)
             time.sleep(0.05)
         return False
 
+    return answer
+
+
+_SLOW_BODY = b"x" * 1000
+TRICKLES = [
+    (
+        b"",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + b"X-Pad: y\r\n" * 100,
+        RetryLater(0, "Tracker did not answer in time (ReadTimeout)"),
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", _SLOW_BODY, Delivered(200)),
+    (
+        b"HTTP/1.1 503 Busy\r\nContent-Length: 1000\r\n\r\n",
+        _SLOW_BODY,
+        RetryLater(503, "HTTP 503: x"),
+    ),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("head", "body", "expected"), TRICKLES, ids=["headers", "200-body", "503-body"]
+)
+def test_trickling_answer_ends_within_answer_within(
+    head: bytes, body: bytes, expected: object
+) -> None:
+    """However the answer trickles (status line and headers, or body), the post ends by
+    ``answer_within``: the client hangs up long before the answer ends, and what arrived is
+    classified (headers never completed: retry later)."""
+    sent: list[int] = []
     with (
         make_http_client(httpx.Timeout(2.0, connect=2.0)) as http,
-        running_raw_server(trickle) as server,
+        running_raw_server(_trickled(head, body, sent)) as server,  # type: ignore[arg-type]
+    ):
+        target = TrackerTarget.parse(f"{server.url}/services/v5")
+        client = TrackerClient(http, target, TOKEN, clock=lambda: NOW, answer_within=1.0)
+        started = time.monotonic()
+        outcome = client.post(COMMIT)
+        elapsed = time.monotonic() - started
+    # Error text is what arrived before the deadline: compare its start only.
+    if isinstance(outcome, RetryLater) and isinstance(expected, RetryLater):
+        outcome = replace(outcome, reason=outcome.reason[: len(expected.reason)])
+    assert outcome == expected
+    assert len(sent) < len(body) / 2
+    assert elapsed < 1.0 + 2.0, "the read timeout (2 s) restarted on every byte"
+
+
+@pytest.mark.timeout(60)
+def test_a_2xx_is_known_on_its_status_line() -> None:
+    """A 2xx is handed to the caller before its body is read, so the caller can record the
+    delivery while the body still trickles in."""
+    sent: list[int] = []
+    head = b"HTTP/1.1 201 Created\r\nContent-Length: 1000\r\n\r\n"
+    with (
+        make_http_client(httpx.Timeout(2.0, connect=2.0)) as http,
+        running_raw_server(_trickled(head, _SLOW_BODY, sent)) as server,  # type: ignore[arg-type]
     ):
         target = TrackerTarget.parse(f"{server.url}/services/v5")
         client = TrackerClient(http, target, TOKEN, clock=lambda: NOW, answer_within=0.5)
-        assert client.post(COMMIT) == Delivered(200)
-    assert len(sent) < 1000
+        with client.answer_to(b"{}") as outcome:
+            body_bytes_when_known = len(sent)
+    assert outcome == Delivered(201)
+    assert body_bytes_when_known < 10
+
+
+def test_a_silent_server_is_left_at_answer_within_not_the_read_timeout() -> None:
+    """A server that takes the request and says nothing is given up on at the post's deadline,
+    even when the client's read timeout is longer."""
+
+    def hang(connection: socket.socket, request: bytes) -> bool:
+        time.sleep(30)
+        return False
+
+    with (
+        make_http_client(httpx.Timeout(10.0, connect=10.0)) as http,
+        running_raw_server(hang) as server,
+    ):
+        target = TrackerTarget.parse(f"{server.url}/services/v5")
+        client = TrackerClient(http, target, TOKEN, clock=lambda: NOW, answer_within=0.5)
+        started = time.monotonic()
+        outcome = client.post(COMMIT)
+        elapsed = time.monotonic() - started
+    assert outcome == RetryLater(0, "Tracker did not answer in time (ReadTimeout)")
+    assert elapsed < 5.0, "the 10 s read timeout was waited out"
 
 
 @pytest.mark.parametrize("follow", [False, True], ids=["our-client", "client-that-follows"])
