@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from hookrelay.queue.rows import COLUMNS
 from hookrelay.queue.store import AttemptResult
 
-__all__ = ["LEASE", "RECORD_ONE", "RECORD_POSTGRES", "RECORD_SQLITE", "parameters"]
+__all__ = [
+    "LEASE",
+    "RECORD_ONE",
+    "RECORD_ONE_POSTGRES",
+    "RECORD_POSTGRES",
+    "RECORD_SQLITE",
+    "parameters",
+]
 
 # One limited lookup per state, each walking an index in order (deliveries_due_order, or
 # deliveries_lease for expired leases), so leasing costs the same with 1,000 or 100,000 queued;
@@ -77,9 +84,28 @@ _RESULTS_POSTGRES = """jsonb_to_recordset(CAST(:results AS jsonb)) AS r(
 )"""
 
 RECORD_SQLITE = _RECORD.format(results=_RESULTS_SQLITE, lookup="+deliveries.state = 'leased'")
-RECORD_POSTGRES = _RECORD.format(
-    results=_RESULTS_POSTGRES,
-    lookup="deliveries.id = ANY(CAST(:ids AS bigint[])) AND deliveries.state = 'leased'",
+
+# Each result is also an attempt in the operator's log (the ``attempts`` table), written in the
+# same transaction as the result. PostgreSQL does both in one statement (one round trip: the
+# UPDATE in a CTE, its rows inserted); SQLite, which has no DML in a CTE, runs the INSERT after it
+# in one transaction (``SqlStore.record``).
+_ATTEMPTS_OF_DONE = """
+INSERT INTO attempts (delivery_id, number, at, outcome, answer)
+SELECT id, attempts, :now, state, CASE WHEN state = 'delivered' THEN '' ELSE error END FROM done
+RETURNING delivery_id
+"""
+RECORD_POSTGRES = (
+    "WITH done AS ("
+    + _RECORD.format(
+        results=_RESULTS_POSTGRES,
+        lookup="deliveries.id = ANY(CAST(:ids AS bigint[])) AND deliveries.state = 'leased'",
+    ).replace(
+        "RETURNING deliveries.id",
+        "RETURNING deliveries.id AS id, deliveries.attempts AS attempts, r.state AS state, "
+        "r.error AS error",
+    )
+    + ")"
+    + _ATTEMPTS_OF_DONE
 )
 
 
@@ -120,3 +146,14 @@ def parameters(results: Sequence[AttemptResult], now: float) -> dict[str, object
     if len(rows) == 1:
         return {**rows[0], "now": now}
     return {"now": now, "results": json.dumps(rows), "ids": [row["id"] for row in rows]}
+
+
+RECORD_ONE_POSTGRES: dict[str, str] = {
+    state: (
+        f"WITH done AS ({sql.strip()}\nRETURNING id, attempts, '{state}' AS state, "
+        f"{'NULL' if state == 'delivered' else 'CAST(:error AS text)'} AS error)"
+        + _ATTEMPTS_OF_DONE
+    )
+    for state, sql in RECORD_ONE.items()
+}
+"""``RECORD_ONE`` for PostgreSQL, writing the attempt in the same statement."""

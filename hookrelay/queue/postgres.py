@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from hookrelay.exceptions import StoreError
-from hookrelay.queue.leases import RECORD_POSTGRES
+from hookrelay.queue.leases import RECORD_ONE_POSTGRES, RECORD_POSTGRES
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, steps_to_apply
 from hookrelay.queue.operator_sql import OperatorStatements
 from hookrelay.queue.sql import SqlStore, Statements, Transaction
@@ -41,7 +41,11 @@ _MIGRATION_LOCK = 0x686F6F6B72656C
 _BOOKKEEPERS = 16  # connections for leases and results at most, one per thread using it
 
 _STATEMENTS = Statements.for_driver(
-    pyformat=True, record=RECORD_POSTGRES, row_lock="FOR UPDATE SKIP LOCKED"
+    pyformat=True,
+    record=RECORD_POSTGRES,
+    record_one=RECORD_ONE_POSTGRES,
+    record_writes_attempts=True,
+    row_lock="FOR UPDATE SKIP LOCKED",
 )
 
 

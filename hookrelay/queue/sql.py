@@ -103,11 +103,22 @@ class Statements:
     prune: str
     pending_bytes: str = ""
     placeholder: str = "?"
+    record_writes_attempts: bool = False
 
     @classmethod
-    def for_driver(cls, *, pyformat: bool, record: str, row_lock: str = "") -> Statements:
+    def for_driver(
+        cls,
+        *,
+        pyformat: bool,
+        record: str,
+        record_one: Mapping[str, str] = RECORD_ONE,
+        record_writes_attempts: bool = False,
+        row_lock: str = "",
+    ) -> Statements:
         """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``;
-        ``record`` is the driver's form of ``leases.py``'s statement recording results."""
+        ``record`` and ``record_one`` are the driver's forms of ``leases.py``'s statements
+        recording results, which also write each result's attempt when
+        ``record_writes_attempts``."""
 
         def style(sql: str) -> str:
             return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
@@ -115,7 +126,7 @@ class Statements:
         return cls(
             lease=style(LEASE.format(row_lock=row_lock)),
             record=style(record),
-            record_one={State(state): style(sql) for state, sql in RECORD_ONE.items()},
+            record_one={State(state): style(sql) for state, sql in record_one.items()},
             release=style(_RELEASE),
             retry=style(_RETRY),
             retry_dead=style(_RETRY_DEAD),
@@ -127,6 +138,7 @@ class Statements:
             prune=style(_PRUNE),
             pending_bytes=style(_PENDING_BYTES),
             placeholder="%s" if pyformat else "?",
+            record_writes_attempts=record_writes_attempts,
         )
 
 
@@ -215,17 +227,19 @@ class SqlStore(OperatorQueries):
         if not results:
             return []
         values = record_parameters(results, now)
-        with self._bookkeeping(atomic=True) as db:
+        with_attempts = self._sql.record_writes_attempts
+        with self._bookkeeping(atomic=not with_attempts) as db:
             if len(results) == 1:
                 cursor = db.execute(self._sql.record_one[results[0].state], values)
                 recorded = [cursor.rowcount == 1]
             else:
                 ids = {row[0] for row in db.execute(self._sql.record, values).fetchall()}
                 recorded = [result.delivery.id in ids for result in results]
-            for result, done in zip(results, recorded, strict=True):
-                if done:
-                    # In the same transaction: the attempts shown are exactly the answers.
-                    self._record_attempt(db, result.delivery, result.state, now, result.error)
+            if not with_attempts:
+                # In the same transaction: the attempts shown are exactly the answers.
+                for result, done in zip(results, recorded, strict=True):
+                    if done:
+                        self._record_attempt(db, result.delivery, result.state, now, result.error)
         return recorded
 
     def mark_delivered(self, delivery: Delivery, *, now: float) -> bool:
