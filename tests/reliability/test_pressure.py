@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.pressure import MB, run_pressure
 
 PUSHES = 20
@@ -17,7 +19,9 @@ COMMITS = 1_836  # 1/20 of a 25 MB push of GitHub-shaped commits
 COMMIT_BYTES = 25 * MB // 36_733
 
 
-def test_twenty_big_pushes_and_slowloris_leave_the_receiver_responsive(tmp_path: Path) -> None:
+def test_twenty_big_pushes_and_slowloris_leave_the_receiver_responsive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Under twenty big pushes and 200 slow connections, health and small pushes stay fast,
     memory stays bounded and every big push is queued whole."""
     figures = run_pressure(
@@ -27,7 +31,8 @@ def test_twenty_big_pushes_and_slowloris_leave_the_receiver_responsive(tmp_path:
         commit_bytes=COMMIT_BYTES,
         slowloris=200,
     )
-    print(figures.report())
+    with capsys.disabled():
+        print(f"\n{figures.report()}")
     assert figures.queued_pushes == PUSHES
     assert figures.health_probes > 0
     assert figures.small_pushes > 0
