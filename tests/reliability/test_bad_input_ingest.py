@@ -145,9 +145,9 @@ def running(
     ):
         yield receiver
     # Shown in the run's output (not captured): the figures of the matrix on this store.
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(
             f"\ningest bad input on {request.param}: {dict(sorted(SEEN.items()))} answers, "
             "0 queued, /healthz 200 after each"
         )
