@@ -125,9 +125,7 @@ class SqliteStore(SqlStore):
         return self._transaction(durable=False, atomic=atomic)
 
     @contextmanager
-    def _transaction(
-        self, *, durable: bool, atomic: bool = True
-    ) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, *, durable: bool, atomic: bool = True) -> Iterator[sqlite3.Connection]:
         with self._lock:
             try:
                 if durable is not self._durable:  # outside a transaction, where it may change

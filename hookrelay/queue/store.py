@@ -14,6 +14,7 @@ pending on a manual retry.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from hookrelay.core.lifecycle import State
 from hookrelay.core.routing import NewDelivery, TokenSource
 
 __all__ = [
+    "PRIVATE_FIELDS",
+    "PUBLIC_FIELDS",
     "Attempt",
     "AttemptResult",
     "Delivery",
@@ -69,28 +72,29 @@ class Delivery:
     story_ids: tuple[int, ...] = ()
 
 
+PRIVATE_FIELDS = frozenset({"token", "body"})
+"""The fields of a ``Delivery`` never shown: the token (it posts to Tracker) and the body."""
+_SHOWN_FIRST = ("id", "state", "attempts", "commit_id", "repository", "branch", "summary")
+PUBLIC_FIELDS = _SHOWN_FIRST + tuple(
+    f.name
+    for f in dataclasses.fields(Delivery)
+    if f.name not in PRIVATE_FIELDS and f.name not in _SHOWN_FIRST
+)
+"""What ``public_view`` shows, in the order the CLI prints it: every field but the private ones."""
+
+
 def public_view(delivery: Delivery) -> dict[str, object]:
-    """What may be shown of a delivery (CLI, HTTP): everything but its token and body."""
-    return {
-        "id": delivery.id,
-        "state": delivery.state.value,
-        "attempts": delivery.attempts,
-        "commit_id": delivery.commit_id,
-        "repository": delivery.repository,
-        "branch": delivery.branch,
-        "summary": delivery.summary,
-        "target_url": delivery.target_url,
-        "token_fingerprint": delivery.token_fingerprint,
-        "created_at": delivery.created_at,
-        "next_attempt_at": delivery.next_attempt_at,
-        "first_attempt_at": delivery.first_attempt_at,
-        "lease_until": delivery.lease_until,
-        "finished_at": delivery.finished_at,
-        "last_error": delivery.last_error,
-        "repaired": delivery.repaired,
-        "token_source": delivery.token_source.value,
-        "story_ids": list(delivery.story_ids),
-    }
+    """What may be shown of a delivery (CLI, HTTP): everything but its token and body, with
+    enums as their values and story IDs as a list (JSON's types)."""
+    view: dict[str, object] = {}
+    for name in PUBLIC_FIELDS:
+        value = getattr(delivery, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        view[name] = value
+    return view
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.queue.store import Delivery, State, public_view
@@ -24,19 +24,25 @@ router = APIRouter(prefix="/deliveries", tags=["deliveries"], dependencies=[Admi
 
 
 class DeliveryOut(BaseModel):
-    """A queued commit as the delivery list shows it (no token, no body)."""
+    """A queued commit as the delivery list shows it: ``public_view``'s fields, in its order
+    (no token, no body); a field the view has and this model lacks is an error, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: int
     state: State
+    attempts: int
     commit_id: str
     repository: str
     branch: str
     summary: str
+    dedupe_key: str
     target_url: str
     token_fingerprint: str
-    attempts: int
     created_at: float
     next_attempt_at: float
+    first_attempt_at: float | None
+    lease_until: float | None
     finished_at: float | None
     last_error: str
     repaired: str = ""
