@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hookrelay.core.text import shorten
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
 from hookrelay.queue.store import public_view
@@ -132,8 +133,7 @@ def run_list(args: argparse.Namespace) -> int:
         if delivery.repaired:
             # A body an old script broke, read back by the ingest: which script to fix.
             error = f"[repaired: {delivery.repaired}] {error}".rstrip()
-        if len(error) > _ERROR_WIDTH:
-            error = error[: _ERROR_WIDTH - 1] + "…"
+        error = shorten(error, _ERROR_WIDTH)
         print(
             f"{delivery.id:>6}  {delivery.state.value:<9}  {delivery.attempts:>5}  "
             f"{delivery.commit_id[:12]:<12}  {delivery.token_fingerprint:<16}  "
