@@ -21,7 +21,7 @@ from typing import Any
 from hookrelay.core.text import shorten
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
-from hookrelay.queue.store import public_view
+from hookrelay.queue.store import MAX_ROW_ID, public_view
 
 __all__ = ["DATABASE_URL_ENV", "register"]
 
@@ -85,13 +85,9 @@ def _positive(text: str) -> int:
     return value
 
 
-# Ids are 64-bit integers in SQLite and PostgreSQL; a larger number names no delivery.
-_MAX_ID = 2**63 - 1
-
-
 def _delivery_id(text: str) -> int:
     value = _positive(text)
-    if value > _MAX_ID:
+    if value > MAX_ROW_ID:
         raise argparse.ArgumentTypeError(f"{text} is not a delivery id (too large)")
     return value
 

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["one_line", "shorten", "without_password"]
+__all__ = ["TOKEN_SHOWN_AS", "one_line", "shorten", "without_password", "without_token"]
 
 _ELLIPSIS = "…"
+
+TOKEN_SHOWN_AS = "[token]"  # noqa: S105 - a placeholder, not a secret
+"""What a Tracker token is replaced with where a text that may repeat it is shown (a hook's log
+and stderr, Tracker's answer kept as a delivery's error). The server's log redaction writes
+``hookrelay.logs.REDACTED`` instead, for any secret it hides, not only tokens."""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -43,3 +48,9 @@ def without_password(url: str) -> str:
     if not at or not colon:
         return url
     return f"{scheme}://{user}:***@{host}{tail}"
+
+
+def without_token(text: str, token: str) -> str:
+    """``text`` with each occurrence of ``token`` replaced by ``TOKEN_SHOWN_AS`` (no token: as
+    it is)."""
+    return text.replace(token, TOKEN_SHOWN_AS) if token else text

@@ -26,6 +26,7 @@ from hookrelay.core.lifecycle import State
 from hookrelay.core.routing import NewDelivery, TokenSource
 
 __all__ = [
+    "MAX_ROW_ID",
     "PRIVATE_FIELDS",
     "PUBLIC_FIELDS",
     "Attempt",
@@ -43,6 +44,11 @@ __all__ = [
     "TokenSource",
     "public_view",
 ]
+
+
+MAX_ROW_ID = 2**63 - 1
+"""The largest row id: ids are signed 64-bit integers in SQLite and PostgreSQL (the queue's and
+the emulator's), so a larger number, given as an id, names no row."""
 
 
 @dataclass(frozen=True, slots=True)

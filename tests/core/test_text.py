@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hookrelay.core.text import one_line, shorten, without_password
+from hookrelay.core.text import TOKEN_SHOWN_AS, one_line, shorten, without_password, without_token
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,17 @@ def test_without_password_hides_only_the_password(url: str, shown: str) -> None:
     """The password of ``user:password@`` becomes ``***``; the user, host and path stay, and a
     URL without a password (or with ``@`` only in its path) is shown as it is."""
     assert without_password(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "shown"),
+    [
+        ("HTTP 401: bad token abc, abc", "abc", "HTTP 401: bad token [token], [token]"),
+        ("HTTP 401: bad token", "", "HTTP 401: bad token"),
+    ],
+    ids=["token", "no-token"],
+)
+def test_without_token_replaces_every_copy(text: str, token: str, shown: str) -> None:
+    """Each copy of the token is ``TOKEN_SHOWN_AS``; with no token the text is as it was."""
+    assert TOKEN_SHOWN_AS == "[token]"
+    assert without_token(text, token) == shown

@@ -42,7 +42,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.core.tracker_api import token_fingerprint
-from hookrelay.queue.store import DeliveryFilter, State
+from hookrelay.queue.store import MAX_ROW_ID, DeliveryFilter, State
 from hookrelay.redelivery import retry_deliveries
 from hookrelay.web.body import read_limited_body
 from hookrelay.web.deps import ContextDep
@@ -57,9 +57,8 @@ NOTICE_COOKIE = "hookrelay_notice"
 SESSION_SECONDS = 12 * 3600
 PAGE_SIZE = 50
 _FORM_LIMIT = 16 * 1024
-_MAX_ID = 2**63 - 1
 _COOKIE_PATH = "/dashboard"
-DeliveryId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -401,7 +400,7 @@ async def delivery_list(
     repository: Annotated[str, Query(max_length=300)] = "",
     story: Annotated[str, Query(max_length=30)] = "",
     commit: Annotated[str, Query(max_length=255)] = "",
-    before: Annotated[int | None, Query(ge=1, le=_MAX_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = PAGE_SIZE,
 ) -> Response:
     """Deliveries, newest first, filtered by state, repository, story id and commit prefix."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from hookrelay.queue.store import Delivery, State, public_view
+from hookrelay.queue.store import MAX_ROW_ID, Delivery, State, public_view
 from hookrelay.redelivery import RetryReport, retry_deliveries
 from hookrelay.web.deps import AdminDep, ContextDep, StoreDep
 
@@ -95,9 +95,7 @@ class RetryDeadOut(BaseModel):
     deliveries: list[RetryOut]
 
 
-# Ids are SQLite/PostgreSQL 64-bit integers; a larger number names no delivery.
-MAX_DELIVERY_ID = 2**63 - 1
-DeliveryId = Annotated[int, Path(ge=1, le=MAX_DELIVERY_ID)]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("")
@@ -105,7 +103,7 @@ async def list_deliveries(
     store: StoreDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_DELIVERY_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> DeliveryList:
     """Deliveries, newest first, optionally of one state; page with ``before_id``."""
     rows = await run_in_threadpool(store.list, state=state, limit=limit, before_id=before_id)
