@@ -132,6 +132,22 @@ def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTML
     return response
 
 
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, *, max_age: int
+) -> None:
+    """Set one of the dashboard's cookies: its path only, no script, no other site, and
+    https-only when the dashboard is reached over https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
 @router.get("/dashboard/static/{name}")
 async def static_file(name: str) -> Response:
     """The dashboard's stylesheet and script, served by hookrelay itself (no other origin)."""
@@ -253,15 +269,7 @@ def login_page(
     response = _page(
         request, "login.html", status, message=message, next=target, login_csrf=login_csrf
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        login_csrf,
-        max_age=3600,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _set_cookie(response, request, LOGIN_COOKIE, login_csrf, max_age=3600)
     return response
 
 
@@ -306,15 +314,7 @@ def _check_csrf(session: Session, form: dict[str, str]) -> None:
 def _back(request: Request, to: str, notice: str) -> RedirectResponse:
     target = to if _is_dashboard_path(to) else "/dashboard"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        NOTICE_COOKIE,
-        notice[:500],
-        max_age=60,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _set_cookie(response, request, NOTICE_COOKIE, notice[:500], max_age=60)
     return response
 
 
@@ -345,14 +345,12 @@ async def login(request: Request, context: ContextDep) -> Response:
     response = RedirectResponse(
         target if _is_dashboard_path(target) else "/dashboard", status_code=303
     )
-    response.set_cookie(
+    _set_cookie(
+        response,
+        request,
         SESSION_COOKIE,
         _new_session_cookie(_key(admin), time.time()),
         max_age=SESSION_SECONDS,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
     )
     response.delete_cookie(LOGIN_COOKIE, path=_COOKIE_PATH)
     return response
