@@ -75,7 +75,12 @@ NEW_COLUMNS = _NEW_FIELDS
 
 def delivery_from_row(row: Sequence[Any]) -> Delivery:
     """Build a ``Delivery`` from a row selected with ``COLUMNS``."""
-    return Delivery(*[convert(value) for convert, value in zip(_CONVERTERS, row, strict=True)])
+    return Delivery(
+        **{
+            name: convert(value)
+            for name, convert, value in zip(_FIELDS, _CONVERTERS, row, strict=True)
+        }
+    )
 
 
 def new_delivery_row(item: NewDelivery) -> tuple[Any, ...]:

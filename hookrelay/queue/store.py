@@ -51,20 +51,15 @@ MAX_ROW_ID = 2**63 - 1
 the emulator's), so a larger number, given as an id, names no row."""
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A queued commit as the store holds it."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery(NewDelivery):
+    """A queued commit as the store holds it: the commit as it was queued (``NewDelivery``'s
+    fields, as given), and what the store keeps of its delivery.
+
+    ``token_source`` is ``UNKNOWN`` for rows queued before hookrelay recorded it.
+    """
 
     id: int
-    dedupe_key: str
-    target_url: str
-    token: str = field(repr=False)  # needed to deliver; never shown
-    token_fingerprint: str
-    commit_id: str
-    body: bytes
-    repository: str
-    branch: str
-    summary: str
     state: State
     attempts: int
     created_at: float
@@ -73,18 +68,20 @@ class Delivery:
     lease_until: float | None
     finished_at: float | None
     last_error: str
-    repaired: str = ""
-    token_source: TokenSource = TokenSource.UNKNOWN
-    story_ids: tuple[int, ...] = ()
 
 
 PRIVATE_FIELDS = frozenset({"token", "body"})
 """The fields of a ``Delivery`` never shown: the token (it posts to Tracker) and the body."""
 _SHOWN_FIRST = ("id", "state", "attempts", "commit_id", "repository", "branch", "summary")
-PUBLIC_FIELDS = _SHOWN_FIRST + tuple(
-    f.name
-    for f in dataclasses.fields(Delivery)
-    if f.name not in PRIVATE_FIELDS and f.name not in _SHOWN_FIRST
+_SHOWN_LAST = ("repaired", "token_source", "story_ids")
+PUBLIC_FIELDS = (
+    _SHOWN_FIRST
+    + tuple(
+        f.name
+        for f in dataclasses.fields(Delivery)
+        if f.name not in PRIVATE_FIELDS | {*_SHOWN_FIRST, *_SHOWN_LAST}
+    )
+    + _SHOWN_LAST
 )
 """What ``public_view`` shows, in the order the CLI prints it: every field but the private ones."""
 

@@ -36,8 +36,8 @@ def test_the_migrated_table_has_a_column_for_each_field_of_a_delivery(
 
 
 def test_a_commit_to_queue_is_part_of_a_delivery() -> None:
-    """Each field of ``NewDelivery`` is a field of ``Delivery`` of the same type, so the INSERT
-    list (``NEW_COLUMNS``) names columns the SELECT list (``COLUMNS``) reads back."""
+    """Each field of ``NewDelivery`` is a field of ``Delivery`` of the same type (``Delivery``
+    extends it), so the INSERT list (``NEW_COLUMNS``) names columns ``COLUMNS`` reads back."""
     new = typing.get_type_hints(NewDelivery)
     stored = typing.get_type_hints(Delivery)
     assert {name: stored.get(name) for name in new} == new
@@ -45,11 +45,19 @@ def test_a_commit_to_queue_is_part_of_a_delivery() -> None:
     assert COLUMNS.split(", ") == _names(Delivery)
 
 
+def _row(**columns: object) -> tuple[object, ...]:
+    """A row in ``COLUMNS`` order, as a database hands it back."""
+    return tuple(columns[name] for name in COLUMNS.split(", "))
+
+
 def test_a_row_becomes_the_delivery_it_was_made_of() -> None:
     """A row in ``COLUMNS`` order, as a database hands it back, converts to each field's type."""
-    row = (
-        "7", "key", "http://t", "tok", "fp", "c0ffee", memoryview(b"{}"), "octo/a", "main", "s",
-        "waiting", 2, 10, 20, 11, None, None, "boom", "", "commit", " 12 34 ",
+    row = _row(
+        id="7", dedupe_key="key", target_url="http://t", token="tok", token_fingerprint="fp",
+        commit_id="c0ffee", body=memoryview(b"{}"), repository="octo/a", branch="main",
+        summary="s", state="waiting", attempts=2, created_at=10, next_attempt_at=20,
+        first_attempt_at=11, lease_until=None, finished_at=None, last_error="boom", repaired="",
+        token_source="commit", story_ids=" 12 34 ",
     )  # fmt: skip
     delivery = delivery_from_row(row)
     assert delivery == Delivery(
@@ -97,9 +105,12 @@ def test_the_public_view_holds_json_values_and_no_secret() -> None:
     """The view has ``PUBLIC_FIELDS`` in order, enums as strings, story IDs as a list, and
     neither the token nor the body anywhere in it."""
     delivery = delivery_from_row(
-        (
-            1, "key", "http://t", "secret-token", "fp", "c0ffee", b"secret-body", "octo/a",
-            "main", "s", "leased", 1, 10, 20, 11, 80, None, "", "", "settings", " 9 ",
+        _row(
+            id=1, dedupe_key="key", target_url="http://t", token="secret-token",
+            token_fingerprint="fp", commit_id="c0ffee", body=b"secret-body", repository="octo/a",
+            branch="main", summary="s", state="leased", attempts=1, created_at=10,
+            next_attempt_at=20, first_attempt_at=11, lease_until=80, finished_at=None,
+            last_error="", repaired="", token_source="settings", story_ids=" 9 ",
         )
     )  # fmt: skip
     view = public_view(delivery)
