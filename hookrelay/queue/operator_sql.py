@@ -10,13 +10,12 @@ and the dedupe look-up ``hookrelay backfill --dry-run`` makes. Statements are wr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
 from hookrelay.queue.store import (
     Attempt,
     Delivery,
@@ -106,8 +105,6 @@ UNION ALL
 SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key
 """
 
-_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
-
 
 @dataclass(frozen=True, slots=True)
 class OperatorStatements:
@@ -132,7 +129,7 @@ class OperatorStatements:
         (psycopg, which is also PostgreSQL: its casts round, so minutes are floored)."""
 
         def style(sql: str) -> str:
-            return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
+            return placeholders(sql, pyformat=pyformat)
 
         # SQLite's CAST truncates, which floors the non-negative offsets here.
         minute = (

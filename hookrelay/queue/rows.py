@@ -4,11 +4,13 @@ Both are derived from ``Delivery``'s fields (a column a field, same name, same o
 INSERT of ``hookrelay.queue.inserting`` from ``NewDelivery``'s: a field added to the dataclass
 is a column read and written everywhere, with a converter here when its Python type is not what
 the database hands back (``tests/queue/test_rows.py`` ties the fields to the migrated table).
+Statements are written once, with ``:name`` placeholders; ``placeholders`` gives psycopg's form.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +21,7 @@ __all__ = [
     "NEW_COLUMNS",
     "delivery_from_row",
     "new_delivery_row",
+    "placeholders",
     "story_ids_column",
     "story_ids_from_column",
 ]
@@ -86,3 +89,12 @@ def delivery_from_row(row: Sequence[Any]) -> Delivery:
 def new_delivery_row(item: NewDelivery) -> tuple[Any, ...]:
     """The values of ``NEW_COLUMNS`` for a commit to queue."""
     return tuple(convert(getattr(item, name)) for name, convert in _NEW_CONVERSION)
+
+
+_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+
+def placeholders(sql: str, *, pyformat: bool) -> str:
+    """A statement written with ``:name`` placeholders (sqlite3's style), or with ``%(name)s``
+    when ``pyformat`` (psycopg's); ``::casts`` are left alone."""
+    return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql

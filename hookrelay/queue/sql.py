@@ -10,7 +10,6 @@ changes follow ``hookrelay.core.lifecycle``'s table; fenced updates check
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.operator_sql import OperatorQueries
-from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
 from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
 __all__ = ["Cursor", "SqlStore", "Statements"]
@@ -82,8 +81,6 @@ SELECT COALESCE(SUM(LENGTH(body)), 0) FROM deliveries
 WHERE token_fingerprint = :token_fingerprint AND state IN ('pending', 'leased', 'waiting')
 """
 
-_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
-
 
 @dataclass(frozen=True, slots=True)
 class Statements:
@@ -110,7 +107,7 @@ class Statements:
         ``record`` is the driver's form of ``leases.py``'s statement recording results."""
 
         def style(sql: str) -> str:
-            return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
+            return placeholders(sql, pyformat=pyformat)
 
         return cls(
             lease=style(LEASE.format(row_lock=row_lock)),

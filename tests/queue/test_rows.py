@@ -6,9 +6,17 @@ from __future__ import annotations
 import dataclasses
 import typing
 
+import pytest
+
 from hookrelay.core.routing import TokenSource
 from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
-from hookrelay.queue.rows import COLUMNS, NEW_COLUMNS, delivery_from_row, new_delivery_row
+from hookrelay.queue.rows import (
+    COLUMNS,
+    NEW_COLUMNS,
+    delivery_from_row,
+    new_delivery_row,
+    placeholders,
+)
 from hookrelay.queue.store import PRIVATE_FIELDS, PUBLIC_FIELDS, public_view
 from tests.queue.conftest import QueueDatabase
 from tests.queue.test_store_contract import new_delivery
@@ -118,3 +126,12 @@ def test_the_public_view_holds_json_values_and_no_secret() -> None:
     assert (view["state"], view["token_source"], view["story_ids"]) == ("leased", "settings", [9])
     assert (view["first_attempt_at"], view["lease_until"]) == (11.0, 80.0)
     assert "secret" not in repr(view)
+
+
+@pytest.mark.parametrize("pyformat", [False, True], ids=["sqlite3", "psycopg"])
+def test_statements_are_written_once_with_named_placeholders(pyformat: bool) -> None:
+    """``:name`` stays for sqlite3 and is ``%(name)s`` for psycopg; a ``::cast`` and a ``:``
+    inside a word are not placeholders."""
+    sql = "SELECT :id::bigint, 'a:b' WHERE x = :next_attempt_at"
+    expected = "SELECT %(id)s::bigint, 'a:b' WHERE x = %(next_attempt_at)s"
+    assert placeholders(sql, pyformat=pyformat) == (expected if pyformat else sql)
