@@ -27,7 +27,7 @@ from hookrelay.queue.store import (
     TargetHealth,
 )
 
-__all__ = ["OperatorQueries", "OperatorStatements"]
+__all__ = ["Cursor", "OperatorQueries", "OperatorStatements", "Transaction"]
 
 MINUTES_SHOWN = 60
 """The dashboard's rate covers the last hour, a minute a bar."""
@@ -153,17 +153,29 @@ class OperatorStatements:
         )
 
 
-class _Cursor(Protocol):
+class Cursor(Protocol):
+    """What both drivers' ``execute`` returns (sqlite3 and psycopg cursors alike)."""
+
     @property
-    def rowcount(self) -> int: ...
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
 
-    def fetchone(self) -> Any: ...
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
 
-    def fetchall(self) -> list[Any]: ...
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        ...
 
 
-class _Transaction(Protocol):
-    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> _Cursor: ...
+class Transaction(Protocol):
+    """Runs statements inside one transaction."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
+        """Run ``sql`` with named parameters."""
+        ...
 
 
 def _like_prefix(text: str) -> str:
@@ -192,7 +204,7 @@ class OperatorQueries:
         raise NotImplementedError
 
     def _record_attempt(
-        self, db: _Transaction, delivery: Delivery, outcome: State, at: float, answer: str
+        self, db: Transaction, delivery: Delivery, outcome: State, at: float, answer: str
     ) -> None:
         db.execute(
             self._ops.record_attempt,

@@ -13,16 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
-from hookrelay.queue.operator_sql import OperatorQueries
+from hookrelay.queue.operator_sql import Cursor, OperatorQueries, Transaction
 from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
 from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
-__all__ = ["Cursor", "SqlStore", "Statements"]
+__all__ = ["Cursor", "SqlStore", "Statements", "Transaction"]
 
 
 _FENCE = "WHERE id = :id AND state = 'leased' AND attempts = :attempts"
@@ -125,31 +124,6 @@ class Statements:
             pending_bytes=style(_PENDING_BYTES),
             placeholder="%s" if pyformat else "?",
         )
-
-
-class Cursor(Protocol):
-    """What both drivers' ``execute`` returns (sqlite3 and psycopg cursors alike)."""
-
-    @property
-    def rowcount(self) -> int:
-        """Rows the statement changed."""
-        ...
-
-    def fetchone(self) -> Any:
-        """The next row, or None."""
-        ...
-
-    def fetchall(self) -> list[Any]:
-        """Every remaining row."""
-        ...
-
-
-class Transaction(Protocol):
-    """Runs statements inside one transaction."""
-
-    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
-        """Run ``sql`` with named parameters."""
-        ...
 
 
 class SqlStore(OperatorQueries):
