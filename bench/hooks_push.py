@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.hooks.repos import GitWorld, install, wait_for
+from tests.hooks.repos import GitWorld, install
 from tests.support.recorder import Received, Reply, running_recorder
+from tests.support.waiting import wait_until
 
 FORMS = ("shell", "python")
 DELAY = 0.02  # a distant Tracker's round trip
@@ -50,8 +51,8 @@ def one_push(form: str | None, size: int, delay: float = DELAY) -> tuple[float, 
         pushed = time.perf_counter() - started
         answer_after[0] = 0.0  # drain fast: the next round must not share the machine with it
         if form is not None:
-            wait_for(lambda: len(recorder.received) >= size, within=300, what="delivery")
-            wait_for(lambda: not (world.state() / "lock").exists(), what="the sender to finish")
+            wait_until(lambda: len(recorder.received) >= size, 300, "delivery")
+            wait_until(lambda: not (world.state() / "lock").exists(), 30, "the sender to finish")
         return pushed, recorder.connections
 
 

@@ -546,7 +546,8 @@ def _deliver_name(kind: str, in_flight: int, headline: int) -> str | None:
 
 def git_push(run: Run) -> None:
     """``git-push-1000``: seconds the hook adds to a push, the worse of the two forms."""
-    from tests.hooks.repos import FORMS, GitWorld, install, wait_for
+    from tests.hooks.repos import FORMS, GitWorld, install
+    from tests.support.waiting import wait_until
 
     scale = run.scale
     size = scale.git_commits
@@ -569,8 +570,8 @@ def git_push(run: Run) -> None:
                 # What is measured is over; let the hook's background sender finish fast.
                 stand_in.delay(0)
                 if form is not None:
-                    wait_for(lambda: stand_in.count() >= size, within=300, what="delivery")
-                    wait_for(lambda: not (world.state() / "lock").exists(), what="the sender")
+                    wait_until(lambda: stand_in.count() >= size, 300, "delivery")
+                    wait_until(lambda: not (world.state() / "lock").exists(), 30, "the sender")
                 return pushed
 
         plain: list[float] = []

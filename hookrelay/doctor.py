@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from hookrelay.core.text import one_line
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.exceptions import ConfigError, HookrelayError, StoreError
 from hookrelay.hooks.git_reader import open_repository
@@ -160,7 +161,7 @@ def _check_token(http: httpx.Client, target: TrackerTarget, token: str, whose: s
         )
     if answer.status_code == 200:
         return Check.passed(f"Tracker at {target.base_url} accepts token {fingerprint}")
-    words = " ".join(answer.text.split())[:200]
+    words = one_line(answer.text, 200)
     if answer.status_code in (401, 403):
         return Check.failed(
             f"Tracker at {target.base_url} refuses token {fingerprint}: "

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from hookrelay.core.ingest import read_v3_xml, read_v5_json
-from hookrelay.core.routing import Routing
+from hookrelay.core.routing import Routing, dedupe_key
 from hookrelay.core.source_commit import ApiVersion, render
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.emulator.demo import DEMO_TOKEN
@@ -120,14 +120,15 @@ def plan_retry(delivery: Delivery, routing: Routing) -> RetryPlan:
     explanation = f"with {whose} (fingerprint {fingerprint}) to {target.base_url}"
     if target.base_url == old_target.base_url and fingerprint == delivery.token_fingerprint:
         return RetryPlan(None, explanation)
-    # The key is "target fingerprint what-names-the-commit" (relay.dedupe_key); keep the last part.
+    # The key is "target fingerprint what-names-the-commit" (``routing.dedupe_key``); keep the
+    # last part.
     commit_key = delivery.dedupe_key.split(" ", 2)[-1]
     return RetryPlan(
         Redirect(
             target_url=target.base_url,
             token=token,
             token_fingerprint=fingerprint,
-            dedupe_key=f"{target.base_url} {fingerprint} {commit_key}",
+            dedupe_key=dedupe_key(target, fingerprint, commit_key),
             body=_rendered_for(delivery.body, old_target.version, target.version),
         ),
         explanation,

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from hookrelay.core.text import without_password
 from hookrelay.core.tracker_api import DEFAULT_TRACKER_URL
 from hookrelay.delivery import DeliveryWorker
 from hookrelay.emulator.app import create_app as create_emulator_app
@@ -70,14 +70,6 @@ def settings_from(args: Any) -> Settings:
         except ValueError as exc:
             raise ConfigError(f"bad command-line option: {exc}") from None
     return settings
-
-
-def _describe_database(url: str) -> str:
-    """The queue's URL without its password, for the start-up line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def _announce(settings: Settings, emulator: BuiltInEmulator | None) -> None:
@@ -292,7 +284,7 @@ def serve(settings: Settings) -> int:
                 "hookrelay listening on http://%s:%d, queue %s, delivering to %s",
                 host,
                 port,
-                _describe_database(settings.database_url),
+                without_password(settings.database_url),
                 settings.tracker_url,
                 extra={"event": "started", "port": port},
             )
@@ -321,7 +313,7 @@ def work(settings: Settings) -> int:
             # Said once SIGTERM is handled, so whoever reads the line may stop the worker at once.
             log.info(
                 "hookrelay worker delivering from %s",
-                _describe_database(settings.database_url),
+                without_password(settings.database_url),
                 extra={"event": "started"},
             )
             delivery_worker(settings, store, http, RelayMetrics()).run(stop)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from hookrelay.logs import REDACTED, configure_logging
 from tests.e2e.process import hookrelay_serve
+from tests.support.waiting import wait_until
 
 
 def fail(exc: Exception) -> None:
@@ -186,10 +186,12 @@ def test_a_running_server_writes_no_part_of_a_query_token(tmp_path: Path) -> Non
     with hookrelay_serve(env) as serve:
         for value in ("abc;LEAKONE", "abc%22LEAKTWO", "abc'LEAKTHREE"):
             httpx.post(f"{serve.url}/services/v3/github_commits?token={value}", content=b"{}")
-        deadline = time.monotonic() + 10
-        while sum("github_commits" in line.get("message", "") for line in serve.lines) < 3:
-            assert time.monotonic() < deadline, serve.lines
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum("github_commits" in line.get("message", "") for line in serve.lines) >= 3,
+            10,
+            lambda: str(serve.lines),
+            every=0.05,
+        )
     written = json.dumps(serve.lines)
     assert "LEAK" not in written
     assert f"github_commits?token={REDACTED}" in written

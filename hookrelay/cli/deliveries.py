@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hookrelay.core.text import shorten
 from hookrelay.exceptions import InputError
 from hookrelay.queue import DEFAULT_DATABASE_URL, Delivery, QueueStore, State, open_store
-from hookrelay.queue.store import public_view
+from hookrelay.queue.store import MAX_ROW_ID, public_view
 
 __all__ = ["DATABASE_URL_ENV", "register"]
 
@@ -84,13 +85,9 @@ def _positive(text: str) -> int:
     return value
 
 
-# Ids are 64-bit integers in SQLite and PostgreSQL; a larger number names no delivery.
-_MAX_ID = 2**63 - 1
-
-
 def _delivery_id(text: str) -> int:
     value = _positive(text)
-    if value > _MAX_ID:
+    if value > MAX_ROW_ID:
         raise argparse.ArgumentTypeError(f"{text} is not a delivery id (too large)")
     return value
 
@@ -132,8 +129,7 @@ def run_list(args: argparse.Namespace) -> int:
         if delivery.repaired:
             # A body an old script broke, read back by the ingest: which script to fix.
             error = f"[repaired: {delivery.repaired}] {error}".rstrip()
-        if len(error) > _ERROR_WIDTH:
-            error = error[: _ERROR_WIDTH - 1] + "…"
+        error = shorten(error, _ERROR_WIDTH)
         print(
             f"{delivery.id:>6}  {delivery.state.value:<9}  {delivery.attempts:>5}  "
             f"{delivery.commit_id[:12]:<12}  {delivery.token_fingerprint:<16}  "

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hookrelay.core.text import one_line
 from hookrelay.exceptions import InputError
 
 __all__ = ["register"]
@@ -209,7 +210,7 @@ def run_hook(args: argparse.Namespace) -> int:
     try:
         summary = _relay(args, stdin or b"", started)
     except Exception as exc:  # noqa: BLE001 - a hook must never fail the push it serves
-        summary = f"hookrelay: nothing sent: {type(exc).__name__}: {_one_line(str(exc))}"
+        summary = f"hookrelay: nothing sent: {type(exc).__name__}: {one_line(str(exc), 300)}"
     if summary:
         print(summary, file=sys.stderr)
     return status
@@ -232,8 +233,3 @@ def _relay(args: argparse.Namespace, stdin: bytes, started: float) -> str:
         return run_hook(system, resend=args.resend, started=started)
     finally:
         system.close()
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= 300 else line[:299] + "…"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit, render
+from hookrelay.core.text import shorten
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.core.webhooks import Push, WebhookEvent, decode_webhook, verify_webhook
 from hookrelay.exceptions import InputError, SignatureError
@@ -263,7 +264,7 @@ def _token(explicit: str | None, route: Route, repository: str) -> str:
 
 def _summary(message: str) -> str:
     first = message.strip().split("\n", 1)[0].strip()
-    return first if len(first) <= _SUMMARY_LENGTH else first[: _SUMMARY_LENGTH - 1] + "…"
+    return shorten(first, _SUMMARY_LENGTH)
 
 
 def _delivery(  # noqa: PLR0917 - the fields of a delivery

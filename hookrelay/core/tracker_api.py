@@ -30,6 +30,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from hookrelay.core.source_commit import ApiVersion, SourceCommit, render
+from hookrelay.core.text import one_line, without_password
 from hookrelay.exceptions import ConfigError
 
 __all__ = [
@@ -70,7 +71,7 @@ class TrackerTarget:
         no API version is a ConfigError (whose message never repeats a password)."""
         base = url.strip().rstrip("/")
         parts = urlsplit(base)
-        shown = _without_password(url)
+        shown = without_password(url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise ConfigError(f"tracker URL {shown!r} is not an http(s) URL")
         if parts.username is not None or parts.password is not None:
@@ -123,16 +124,6 @@ def build_rendered_request(target: TrackerTarget, token: str, body: bytes) -> Ou
         ),
         body=body,
     )
-
-
-def _without_password(url: str) -> str:
-    """``url`` with the password of any ``user:password@`` replaced, for error messages."""
-    head, at, tail = url.rpartition("@")
-    if not at or "://" not in head:
-        return url
-    scheme, _, userinfo = head.partition("://")
-    user, colon, _ = userinfo.partition(":")
-    return f"{scheme}://{user}{':***' if colon else ''}@{tail}"
 
 
 _TOKEN = re.compile(r"[\x21-\x7e]+")
@@ -206,13 +197,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    if len(line) > _MAX_REASON:
-        line = line[: _MAX_REASON - 1] + "…"
-    return line
-
-
 def _error_text(body: bytes, content_type: str) -> str:
     """Tracker's own words from an error body: ``<errors><error>``, a JSON error, or plain text."""
     text = body.decode("utf-8", errors="replace").strip()
@@ -222,14 +206,14 @@ def _error_text(body: bytes, content_type: str) -> str:
         try:
             root = SafeET.fromstring(text, forbid_dtd=True)
         except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError):
-            return _one_line(text)
+            return one_line(text, _MAX_REASON)
         errors = [e.text.strip() for e in root.iter("error") if e.text and e.text.strip()]
-        return _one_line("; ".join(errors) if errors else "".join(root.itertext()))
+        return one_line("; ".join(errors) if errors else "".join(root.itertext()), _MAX_REASON)
     if text.startswith(("{", "[")) or "json" in content_type:
         try:
             document = json.loads(text)
         except (ValueError, RecursionError):
-            return _one_line(text)
+            return one_line(text, _MAX_REASON)
         if isinstance(document, dict):
             # v5 errors: {"code", "kind": "error", "error", "general_problem", "possible_fix"}
             parts = [
@@ -238,9 +222,9 @@ def _error_text(body: bytes, content_type: str) -> str:
                 if document.get(key)
             ]
             if parts:
-                return _one_line(" ".join(parts))
-        return _one_line(text)
-    return _one_line(text)
+                return one_line(" ".join(parts), _MAX_REASON)
+        return one_line(text, _MAX_REASON)
+    return one_line(text, _MAX_REASON)
 
 
 def interpret_answer(

@@ -138,22 +138,14 @@ class DeliveryWorker:
         halt = threading.Event()
         failures: list[BaseException] = []
 
-        def deliver_until_halted() -> None:
+        def deliver_until_halted(_number: int) -> None:
             try:
                 self._deliver_until(stop, halt)
             except BaseException as exc:  # noqa: BLE001 - raised again by run, below
                 failures.append(exc)
                 halt.set()
 
-        threads = [
-            threading.Thread(target=deliver_until_halted, name=f"hookrelay-delivery-{number}")
-            for number in range(self._concurrency)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        self._summary.flush()
+        self._in_threads(deliver_until_halted)
         if failures:
             raise failures[0]
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
@@ -168,8 +160,14 @@ class DeliveryWorker:
             while taken := self.run_once():
                 leased[number] += taken
 
+        self._in_threads(turns)
+        return sum(leased)
+
+    def _in_threads(self, work: Callable[[int], None]) -> None:
+        """Run ``work(number)`` in ``concurrency`` delivery threads, wait for all of them, and
+        write the deliveries' summary line."""
         threads = [
-            threading.Thread(target=turns, args=(n,), name=f"hookrelay-delivery-{n}")
+            threading.Thread(target=work, args=(n,), name=f"hookrelay-delivery-{n}")
             for n in range(self._concurrency)
         ]
         for thread in threads:
@@ -177,7 +175,6 @@ class DeliveryWorker:
         for thread in threads:
             thread.join()
         self._summary.flush()
-        return sum(leased)
 
     def prune(self) -> int:
         """Delete delivered and dead commits finished more than ``keep_finished`` ago."""

@@ -25,6 +25,7 @@ from hookrelay.core.source_commit import SourceCommit
 from hookrelay.emulator.workflow import StoryState, StoryType, next_state
 from hookrelay.exceptions import EmulatorFull
 from hookrelay.queue.sqlite import create_private
+from hookrelay.queue.store import MAX_ROW_ID
 
 __all__ = [
     "DEFAULT_MAX_COMMENTS",
@@ -121,12 +122,8 @@ def commit_comment_text(commit: SourceCommit) -> str:
     return " ".join(part for part in parts if part)
 
 
-# IDs are SQLite INTEGERs (64-bit signed); a larger number names no project or story.
-_MAX_ID = 2**63 - 1
-
-
 def _storable(object_id: int) -> bool:
-    return 0 < object_id <= _MAX_ID
+    return 0 < object_id <= MAX_ROW_ID
 
 
 def _utc_now() -> datetime:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hookrelay.core.text import one_line, without_token
+
 __all__ = ["HookLog"]
 
 _MAX_BYTES = 1024 * 1024
@@ -43,8 +45,7 @@ class HookLog:
 
     def redact(self, text: str) -> str:
         """``text`` on one line, with the token (if any) replaced by ``[token]``."""
-        line = " ".join(text.split())
-        return line.replace(self._token, "[token]") if self._token else line
+        return without_token(one_line(text), self._token)
 
     def write(self, text: str) -> None:
         """Append one line; a log that cannot be written never stops a hook."""

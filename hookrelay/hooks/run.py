@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hookrelay.core.source_commit import SourceCommit
+from hookrelay.core.text import shorten
 from hookrelay.exceptions import ConfigError
 from hookrelay.hooks.hook_log import HookLog
 from hookrelay.hooks.relay import PassEnd, RelayReport, send_spool
@@ -116,9 +117,7 @@ def run_hook(system: HookSystem, *, resend: bool, started: float | None = None) 
 
 
 def _nothing_sent(system: HookSystem, log: HookLog, reason: str) -> str:
-    line = log.redact(reason)
-    if len(line) > 300:
-        line = line[:299] + "…"
+    line = shorten(log.redact(reason), 300)
     if system.state.is_dir():
         log.write(f"nothing sent: {line}")
     return f"hookrelay: nothing sent: {line}"

@@ -15,25 +15,27 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from hookrelay.queue.rows import story_ids_column
+from hookrelay.queue.rows import NEW_COLUMNS, new_delivery_row
 from hookrelay.queue.store import EnqueueResult, NewDelivery
 
 __all__ = ["ROWS_A_STATEMENT", "count_groups", "insert_groups"]
 
-# VALUES columns are column1..column12 in both databases. (SQLite needs the WHERE clause to read
-# ON CONFLICT as the upsert clause.)
+# The columns a ``NewDelivery`` fills (``hookrelay.queue.rows``), then the ones every new row
+# starts with. VALUES columns are column1..columnN in both databases. (SQLite needs the WHERE
+# clause to read ON CONFLICT as the upsert clause.)
+_COLUMNS = len(NEW_COLUMNS)
 _INSERT_MANY = """
-INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, body,
-                        repository, branch, summary, repaired, token_source, story_ids,
-                        state, attempts, created_at, next_attempt_at)
-SELECT column1, column2, column3, column4, column5, column6, column7, column8, column9,
-       column10, column11, column12, 'pending', 0, {now}, {now}
-FROM (VALUES {rows}) AS v
-WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.column1)
+INSERT INTO deliveries ({columns}, state, attempts, created_at, next_attempt_at)
+SELECT {values}, 'pending', 0, {{now}}, {{now}}
+FROM (VALUES {{rows}}) AS v
+WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.{key})
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING dedupe_key
-"""
-_COLUMNS = 12
+""".format(  # noqa: S608 - the names of NewDelivery's fields only
+    key=f"column{NEW_COLUMNS.index('dedupe_key') + 1}",
+    columns=", ".join(NEW_COLUMNS),
+    values=", ".join(f"column{n}" for n in range(1, _COLUMNS + 1)),
+)
 ROWS_A_STATEMENT = 1000  # 12,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
 
 
@@ -41,23 +43,6 @@ ROWS_A_STATEMENT = 1000  # 12,000 parameters: within SQLite's 32,766 and Postgre
 def _statement(rows: int, placeholder: str) -> str:
     row = "(" + ", ".join([placeholder] * _COLUMNS) + ")"
     return _INSERT_MANY.format(now=placeholder, rows=", ".join([row] * rows))
-
-
-def _row(item: NewDelivery) -> tuple[Any, ...]:
-    return (
-        item.dedupe_key,
-        item.target_url,
-        item.token,
-        item.token_fingerprint,
-        item.commit_id,
-        item.body,
-        item.repository,
-        item.branch,
-        item.summary,
-        item.repaired,
-        item.token_source.value,
-        story_ids_column(item.story_ids),
-    )
 
 
 def insert_groups(
@@ -70,7 +55,7 @@ def insert_groups(
         piece = items[start : start + ROWS_A_STATEMENT]
         parameters: list[Any] = [now, now]
         for item in piece:
-            parameters += _row(item)
+            parameters += new_delivery_row(item)
         cursor = db.execute(_statement(len(piece), placeholder), parameters)
         inserted.update(row[0] for row in cursor.fetchall())
     return inserted

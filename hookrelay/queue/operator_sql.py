@@ -10,13 +10,12 @@ and the dedupe look-up ``hookrelay backfill --dry-run`` makes. Statements are wr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
 from hookrelay.queue.store import (
     Attempt,
     Delivery,
@@ -28,7 +27,7 @@ from hookrelay.queue.store import (
     TargetHealth,
 )
 
-__all__ = ["OperatorQueries", "OperatorStatements"]
+__all__ = ["Cursor", "OperatorQueries", "OperatorStatements", "Transaction"]
 
 MINUTES_SHOWN = 60
 """The dashboard's rate covers the last hour, a minute a bar."""
@@ -106,8 +105,6 @@ UNION ALL
 SELECT 1 FROM delivered_keys WHERE dedupe_key = :dedupe_key
 """
 
-_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
-
 
 @dataclass(frozen=True, slots=True)
 class OperatorStatements:
@@ -132,7 +129,7 @@ class OperatorStatements:
         (psycopg, which is also PostgreSQL: its casts round, so minutes are floored)."""
 
         def style(sql: str) -> str:
-            return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
+            return placeholders(sql, pyformat=pyformat)
 
         # SQLite's CAST truncates, which floors the non-negative offsets here.
         minute = (
@@ -156,17 +153,29 @@ class OperatorStatements:
         )
 
 
-class _Cursor(Protocol):
+class Cursor(Protocol):
+    """What both drivers' ``execute`` returns (sqlite3 and psycopg cursors alike)."""
+
     @property
-    def rowcount(self) -> int: ...
+    def rowcount(self) -> int:
+        """Rows the statement changed."""
+        ...
 
-    def fetchone(self) -> Any: ...
+    def fetchone(self) -> Any:
+        """The next row, or None."""
+        ...
 
-    def fetchall(self) -> list[Any]: ...
+    def fetchall(self) -> list[Any]:
+        """Every remaining row."""
+        ...
 
 
-class _Transaction(Protocol):
-    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> _Cursor: ...
+class Transaction(Protocol):
+    """Runs statements inside one transaction."""
+
+    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
+        """Run ``sql`` with named parameters."""
+        ...
 
 
 def _like_prefix(text: str) -> str:
@@ -195,7 +204,7 @@ class OperatorQueries:
         raise NotImplementedError
 
     def _record_attempt(
-        self, db: _Transaction, delivery: Delivery, outcome: State, at: float, answer: str
+        self, db: Transaction, delivery: Delivery, outcome: State, at: float, answer: str
     ) -> None:
         db.execute(
             self._ops.record_attempt,

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
+from hookrelay.core.text import one_line
 from hookrelay.exceptions import StoreError
 from hookrelay.queue.leases import RECORD_ONE_POSTGRES, RECORD_POSTGRES
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, steps_to_apply
@@ -95,7 +96,7 @@ class _Session:
                     self._conn.close()
                 raise StoreError(
                     f"the PostgreSQL queue at {self._store.display} failed: "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                    f"{type(exc).__name__}: {one_line(str(exc))}"
                 ) from exc
 
     def close(self) -> None:

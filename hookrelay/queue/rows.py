@@ -1,69 +1,30 @@
-"""The columns every store selects, in one order, and the ``Delivery`` a row of them makes."""
+"""The columns every store selects, in one order, and the ``Delivery`` a row of them makes.
+
+Both are derived from ``Delivery``'s fields (a column a field, same name, same order), and the
+INSERT of ``hookrelay.queue.inserting`` from ``NewDelivery``'s: a field added to the dataclass
+is a column read and written everywhere, with a converter here when its Python type is not what
+the database hands back (``tests/queue/test_rows.py`` ties the fields to the migrated table).
+Statements are written once, with ``:name`` placeholders; ``placeholders`` gives psycopg's form.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from hookrelay.queue.store import Delivery, State, TokenSource
+from hookrelay.queue.store import Delivery, NewDelivery, State, TokenSource
 
-__all__ = ["COLUMNS", "delivery_from_row", "story_ids_column", "story_ids_from_column"]
-
-COLUMNS = (
-    "id, dedupe_key, target_url, token, token_fingerprint, commit_id, body, repository, branch, "
-    "summary, state, attempts, created_at, next_attempt_at, first_attempt_at, lease_until, "
-    "finished_at, last_error, repaired, token_source, story_ids"
-)
-
-
-def delivery_from_row(row: Sequence[Any]) -> Delivery:
-    """Build a ``Delivery`` from a row selected with ``COLUMNS``."""
-    (
-        id_,
-        dedupe_key,
-        target_url,
-        token,
-        token_fingerprint,
-        commit_id,
-        body,
-        repository,
-        branch,
-        summary,
-        state,
-        attempts,
-        created_at,
-        next_attempt_at,
-        first_attempt_at,
-        lease_until,
-        finished_at,
-        last_error,
-        repaired,
-        token_source,
-        story_ids,
-    ) = row
-    return Delivery(
-        id=int(id_),
-        dedupe_key=dedupe_key,
-        target_url=target_url,
-        token=token,
-        token_fingerprint=token_fingerprint,
-        commit_id=commit_id,
-        body=bytes(body),
-        repository=repository,
-        branch=branch,
-        summary=summary,
-        state=State(state),
-        attempts=int(attempts),
-        created_at=float(created_at),
-        next_attempt_at=float(next_attempt_at),
-        first_attempt_at=_float_or_none(first_attempt_at),
-        lease_until=_float_or_none(lease_until),
-        finished_at=_float_or_none(finished_at),
-        last_error=last_error,
-        repaired=repaired,
-        token_source=TokenSource(token_source),
-        story_ids=story_ids_from_column(story_ids),
-    )
+__all__ = [
+    "COLUMNS",
+    "NEW_COLUMNS",
+    "delivery_from_row",
+    "new_delivery_row",
+    "placeholders",
+    "story_ids_column",
+    "story_ids_from_column",
+]
 
 
 def story_ids_column(story_ids: Sequence[int]) -> str:
@@ -78,3 +39,62 @@ def story_ids_from_column(text: str) -> tuple[int, ...]:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# How a column's value becomes a field's (the rest are the database's str as they are).
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "id": int,
+    "body": bytes,  # psycopg hands back a memoryview
+    "state": State,
+    "attempts": int,
+    "created_at": float,
+    "next_attempt_at": float,
+    "first_attempt_at": _float_or_none,
+    "lease_until": _float_or_none,
+    "finished_at": _float_or_none,
+    "token_source": TokenSource,
+    "story_ids": story_ids_from_column,
+}
+# How a field's value is stored (the rest are stored as they are).
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "token_source": lambda source: source.value,
+    "story_ids": story_ids_column,
+}
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Delivery))
+_CONVERTERS = tuple(_FROM_COLUMN.get(name, _same) for name in _FIELDS)
+_NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewDelivery))
+_NEW_CONVERSION = tuple((name, _TO_COLUMN.get(name, _same)) for name in _NEW_FIELDS)
+
+COLUMNS = ", ".join(_FIELDS)
+"""Every column of a delivery, in ``Delivery``'s field order."""
+NEW_COLUMNS = _NEW_FIELDS
+"""The columns a commit to queue fills, in ``NewDelivery``'s field order."""
+
+
+def delivery_from_row(row: Sequence[Any]) -> Delivery:
+    """Build a ``Delivery`` from a row selected with ``COLUMNS``."""
+    return Delivery(
+        **{
+            name: convert(value)
+            for name, convert, value in zip(_FIELDS, _CONVERTERS, row, strict=True)
+        }
+    )
+
+
+def new_delivery_row(item: NewDelivery) -> tuple[Any, ...]:
+    """The values of ``NEW_COLUMNS`` for a commit to queue."""
+    return tuple(convert(getattr(item, name)) for name, convert in _NEW_CONVERSION)
+
+
+_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
+
+
+def placeholders(sql: str, *, pyformat: bool) -> str:
+    """A statement written with ``:name`` placeholders (sqlite3's style), or with ``%(name)s``
+    when ``pyformat`` (psycopg's); ``::casts`` are left alone."""
+    return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql

@@ -10,20 +10,18 @@ changes follow ``hookrelay.core.lifecycle``'s table; fenced updates check
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
-from hookrelay.queue.operator_sql import OperatorQueries
-from hookrelay.queue.rows import COLUMNS, delivery_from_row
+from hookrelay.queue.operator_sql import Cursor, OperatorQueries, Transaction
+from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
 from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
 
-__all__ = ["Cursor", "SqlStore", "Statements"]
+__all__ = ["Cursor", "SqlStore", "Statements", "Transaction"]
 
 
 _FENCE = "WHERE id = :id AND state = 'leased' AND attempts = :attempts"
@@ -82,8 +80,6 @@ SELECT COALESCE(SUM(LENGTH(body)), 0) FROM deliveries
 WHERE token_fingerprint = :token_fingerprint AND state IN ('pending', 'leased', 'waiting')
 """
 
-_NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
-
 
 @dataclass(frozen=True, slots=True)
 class Statements:
@@ -121,7 +117,7 @@ class Statements:
         ``record_writes_attempts``."""
 
         def style(sql: str) -> str:
-            return _NAMED.sub(r"%(\1)s", sql) if pyformat else sql
+            return placeholders(sql, pyformat=pyformat)
 
         return cls(
             lease=style(LEASE.format(row_lock=row_lock)),
@@ -140,31 +136,6 @@ class Statements:
             placeholder="%s" if pyformat else "?",
             record_writes_attempts=record_writes_attempts,
         )
-
-
-class Cursor(Protocol):
-    """What both drivers' ``execute`` returns (sqlite3 and psycopg cursors alike)."""
-
-    @property
-    def rowcount(self) -> int:
-        """Rows the statement changed."""
-        ...
-
-    def fetchone(self) -> Any:
-        """The next row, or None."""
-        ...
-
-    def fetchall(self) -> list[Any]:
-        """Every remaining row."""
-        ...
-
-
-class Transaction(Protocol):
-    """Runs statements inside one transaction."""
-
-    def execute(self, sql: str, params: Mapping[str, Any] = ..., /) -> Cursor:
-        """Run ``sql`` with named parameters."""
-        ...
 
 
 class SqlStore(OperatorQueries):

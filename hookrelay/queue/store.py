@@ -14,6 +14,7 @@ pending on a manual retry.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from hookrelay.core.lifecycle import State
 from hookrelay.core.routing import NewDelivery, TokenSource
 
 __all__ = [
+    "MAX_ROW_ID",
+    "PRIVATE_FIELDS",
+    "PUBLIC_FIELDS",
     "Attempt",
     "AttemptResult",
     "Delivery",
@@ -42,20 +46,20 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A queued commit as the store holds it."""
+MAX_ROW_ID = 2**63 - 1
+"""The largest row id: ids are signed 64-bit integers in SQLite and PostgreSQL (the queue's and
+the emulator's), so a larger number, given as an id, names no row."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery(NewDelivery):
+    """A queued commit as the store holds it: the commit as it was queued (``NewDelivery``'s
+    fields, as given), and what the store keeps of its delivery.
+
+    ``token_source`` is ``UNKNOWN`` for rows queued before hookrelay recorded it.
+    """
 
     id: int
-    dedupe_key: str
-    target_url: str
-    token: str = field(repr=False)  # needed to deliver; never shown
-    token_fingerprint: str
-    commit_id: str
-    body: bytes
-    repository: str
-    branch: str
-    summary: str
     state: State
     attempts: int
     created_at: float
@@ -64,33 +68,36 @@ class Delivery:
     lease_until: float | None
     finished_at: float | None
     last_error: str
-    repaired: str = ""
-    token_source: TokenSource = TokenSource.UNKNOWN
-    story_ids: tuple[int, ...] = ()
+
+
+PRIVATE_FIELDS = frozenset({"token", "body"})
+"""The fields of a ``Delivery`` never shown: the token (it posts to Tracker) and the body."""
+_SHOWN_FIRST = ("id", "state", "attempts", "commit_id", "repository", "branch", "summary")
+_SHOWN_LAST = ("repaired", "token_source", "story_ids")
+PUBLIC_FIELDS = (
+    _SHOWN_FIRST
+    + tuple(
+        f.name
+        for f in dataclasses.fields(Delivery)
+        if f.name not in PRIVATE_FIELDS | {*_SHOWN_FIRST, *_SHOWN_LAST}
+    )
+    + _SHOWN_LAST
+)
+"""What ``public_view`` shows, in the order the CLI prints it: every field but the private ones."""
 
 
 def public_view(delivery: Delivery) -> dict[str, object]:
-    """What may be shown of a delivery (CLI, HTTP): everything but its token and body."""
-    return {
-        "id": delivery.id,
-        "state": delivery.state.value,
-        "attempts": delivery.attempts,
-        "commit_id": delivery.commit_id,
-        "repository": delivery.repository,
-        "branch": delivery.branch,
-        "summary": delivery.summary,
-        "target_url": delivery.target_url,
-        "token_fingerprint": delivery.token_fingerprint,
-        "created_at": delivery.created_at,
-        "next_attempt_at": delivery.next_attempt_at,
-        "first_attempt_at": delivery.first_attempt_at,
-        "lease_until": delivery.lease_until,
-        "finished_at": delivery.finished_at,
-        "last_error": delivery.last_error,
-        "repaired": delivery.repaired,
-        "token_source": delivery.token_source.value,
-        "story_ids": list(delivery.story_ids),
-    }
+    """What may be shown of a delivery (CLI, HTTP): everything but its token and body, with
+    enums as their values and story IDs as a list (JSON's types)."""
+    view: dict[str, object] = {}
+    for name in PUBLIC_FIELDS:
+        value = getattr(delivery, name)
+        if isinstance(value, enum.Enum):
+            value = value.value
+        elif isinstance(value, tuple):
+            value = list(value)
+        view[name] = value
+    return view
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import httpx
 
 from hookrelay.core.source_commit import SourceCommit
+from hookrelay.core.text import without_token
 from hookrelay.core.tracker_api import (
     Delivered,
     OutboundRequest,
@@ -153,7 +154,7 @@ class TrackerClient:
         # token back (a proxy, a misconfigured stand-in) must not get it into the dead letters.
         if isinstance(outcome, Delivered) or self._token not in outcome.reason:
             return outcome
-        return replace(outcome, reason=outcome.reason.replace(self._token, "[token]"))
+        return replace(outcome, reason=without_token(outcome.reason, self._token))
 
 
 def _read_answer(response: httpx.Response, stop_at: float) -> bytes:

@@ -7,7 +7,6 @@ import time
 from collections import Counter
 
 import httpx
-import pytest
 
 from hookrelay.core.backoff import RetryPolicy
 from hookrelay.delivery import DeliveryWorker
@@ -15,6 +14,7 @@ from hookrelay.queue import State
 from tests.delivery.conftest import Clock, queue_commit
 from tests.queue.conftest import QueueDatabase
 from tests.support.recorder import Recorder
+from tests.support.waiting import wait_until
 
 
 def test_two_replicas_post_each_commit_once(
@@ -34,11 +34,11 @@ def test_two_replicas_post_each_commit_once(
     for thread in threads:
         thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while replicas[1].counts()[State.DELIVERED] < total:
-            if time.monotonic() > deadline:
-                pytest.fail(f"delivered {replicas[1].counts()} of {total} within 20 s")
-            time.sleep(0.02)
+        wait_until(
+            lambda: replicas[1].counts()[State.DELIVERED] >= total,
+            20,
+            lambda: f"delivered {replicas[1].counts()} of {total}",
+        )
     finally:
         stop.set()
         for thread in threads:

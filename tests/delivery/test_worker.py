@@ -7,7 +7,6 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -17,6 +16,7 @@ from hookrelay.delivery import DeliveryWorker
 from hookrelay.queue import Delivery, NewDelivery, QueueStore, State
 from tests.delivery.conftest import TOKEN, Relay, closed_port, queue_commit, sample
 from tests.support.recorder import Received, Reply
+from tests.support.waiting import wait_until
 from tests.tracker.rawserver import running_raw_server
 
 POLICY = RetryPolicy(first=10.0, factor=2.0, cap=3600.0, jitter=0.5, give_up_after=3600.0)
@@ -38,15 +38,6 @@ def only(store: QueueStore) -> Delivery:
     """The one delivery in the queue."""
     (delivery,) = store.list()
     return delivery
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``condition`` until it holds, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize(
@@ -236,9 +227,9 @@ def test_run_delivers_everything_until_stopped(relay: Relay) -> None:
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
     try:
-        wait_for(lambda: relay.store.counts()[State.DELIVERED] == 12)
+        wait_until(lambda: relay.store.counts()[State.DELIVERED] == 12, 10, "12 delivered")
         relay.queue(99)
-        wait_for(lambda: relay.store.counts()[State.DELIVERED] == 13)
+        wait_until(lambda: relay.store.counts()[State.DELIVERED] == 13, 10, "13 delivered")
     finally:
         stop.set()
         thread.join(10)
@@ -261,7 +252,7 @@ def test_stop_finishes_the_post_in_flight(relay: Relay) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=make_worker(relay, poll_interval=0.02).run, args=(stop,))
     thread.start()
-    wait_for(posting.is_set)
+    wait_until(posting.is_set, 10, "a post under way")
     stop.set()
     thread.join(0.2)
     assert thread.is_alive(), "run returned with a post in flight"

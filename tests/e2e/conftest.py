@@ -7,7 +7,6 @@ schema (``tests.web.databases``: skipped on a laptop without PostgreSQL, failed 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from hookrelay.service import delivery_http_client, delivery_worker
 from hookrelay.settings import Settings
 from hookrelay.web import create_app
 from tests.support.databases import KINDS, fresh_database
+from tests.support.waiting import wait_until
 from tests.web.server import running_app
 
 SECRET = "It's a Secret to Everybody"
@@ -55,12 +55,12 @@ class Relay:
 
     def wait_until(self, condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
         """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                counts = {s.value: n for s, n in self.store.counts().items()}
-                pytest.fail(f"timed out waiting for {what}; queue: {counts}")
-            time.sleep(0.05)
+
+        def seen() -> str:
+            counts = {s.value: n for s, n in self.store.counts().items()}
+            return f"{what}; queue: {counts}"
+
+        wait_until(condition, timeout, seen, every=0.05)
 
     def wait_delivered(self, count: int, timeout: float = 30.0) -> None:
         """Wait until ``count`` deliveries are delivered and none is left to do."""

@@ -9,12 +9,9 @@ leases expire, and Tracker keeps one comment per commit, as it always did.
 from __future__ import annotations
 
 import signal
-import time
 from collections import Counter
-from typing import Any
 
 import httpx
-import pytest
 
 from hookrelay.queue import State, open_store
 from tests.e2e.conftest import FAST, SECRET
@@ -22,17 +19,10 @@ from tests.e2e.process import hookrelay_serve
 from tests.e2e.standin import standin
 from tests.e2e.test_delivery import signed_headers
 from tests.support.emulator import running_emulator
+from tests.support.waiting import wait_until
 from tests.web.conftest import push_body, pushed_commit
 
 CONCURRENCY = 3
-
-
-def _wait(condition: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _environment(database_url: str, tracker_url: str, token: str) -> dict[str, str]:
@@ -81,17 +71,22 @@ def test_kill_9_with_commits_in_flight_then_restart_delivers_everything(database
             first.process.wait(10)
         gate.release()  # the parked posts reach Tracker; the dead relay never hears of it
         with hookrelay_serve(env) as second:
-            _wait(
+            wait_until(
                 lambda: (
                     set(Counter(c["commit_identifier"] for c in tracker.comments(project, story)))
                     == set(ids)
                 ),
+                30,
                 "every commit on the story",
+                every=0.05,
             )
             store = open_store(database_url)
             try:
-                _wait(
-                    lambda: store.counts()[State.DELIVERED] == len(ids), "every delivery recorded"
+                wait_until(
+                    lambda: store.counts()[State.DELIVERED] == len(ids),
+                    30,
+                    "every delivery recorded",
+                    every=0.05,
                 )
             finally:
                 store.close()
@@ -113,7 +108,9 @@ def test_sigterm_finishes_posts_in_flight_and_releases_the_rest(database_url: st
             ids = _post_pushes(serve.url, story, pushes=2, per_push=4)
             gate.wait_for_held(CONCURRENCY)
             serve.process.send_signal(signal.SIGTERM)
-            _wait(lambda: serve.logged("SIGTERM received"), "the stop to begin")
+            wait_until(
+                lambda: serve.logged("SIGTERM received"), 30, "the stop to begin", every=0.05
+            )
             gate.release()
             assert serve.process.wait(30) == 0
         assert any("hookrelay stopped" in line.get("message", "") for line in serve.lines)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +25,7 @@ from tests.e2e.process import ServeProcess, hookrelay_serve
 from tests.hooks.repos import GitWorld, SvnWorld
 from tests.support.emulator import RunningEmulator, running_emulator
 from tests.support.old_scripts import HOSTILE_MESSAGES, cases
+from tests.support.waiting import wait_until
 
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 TOKEN = "old-scripts-token"
@@ -41,14 +42,19 @@ class Setup:
 
     def comments_of(self, stories: list[int], within: float = 60.0) -> list[str]:
         """The one comment of each story, waiting until every story has it."""
-        deadline = time.monotonic() + within
-        while True:
-            found = [self.tracker.comments(self.project, s) for s in stories]
-            if all(found):
-                return [comments[0]["text"] for comments in found]
-            missing = sum(1 for f in found if not f)
-            assert time.monotonic() < deadline, f"{missing} of {len(stories)} never commented"
-            time.sleep(0.1)
+        found: list[list[dict[str, Any]]] = []
+
+        def every_story_commented() -> bool:
+            found[:] = [self.tracker.comments(self.project, s) for s in stories]
+            return all(found)
+
+        wait_until(
+            every_story_commented,
+            within,
+            lambda: f"{sum(1 for f in found if not f)} of {len(stories)} stories still uncommented",
+            every=0.1,
+        )
+        return [comments[0]["text"] for comments in found]
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from tests.e2e.conftest import SECRET
 from tests.e2e.process import hookrelay_serve
 from tests.e2e.test_delivery import signed_headers
 from tests.support.emulator import running_emulator
+from tests.support.waiting import wait_until
 from tests.web.conftest import push_body, pushed_commit
 
 
@@ -90,10 +91,12 @@ def test_no_token_is_said_plainly_and_hook_urls_with_a_token_still_work(tmp_path
                 headers=signed_headers(body, "X-GitHub-Event"),
             )
             assert answer.status_code == 202
-            deadline = time.monotonic() + 30
-            while not tracker.comments(project, story):
-                assert time.monotonic() < deadline, "the commit never reached the story"
-                time.sleep(0.05)
+            wait_until(
+                lambda: tracker.comments(project, story),
+                30,
+                "the commit reaching the story",
+                every=0.05,
+            )
             serve.process.send_signal(signal.SIGTERM)
             assert serve.process.wait(30) == 0
         assert tracker.story(project, story)["current_state"] == "finished"
@@ -135,10 +138,9 @@ def test_worker_delivers_what_is_queued_and_stops_on_sigterm(tmp_path: Path) -> 
             stderr=subprocess.PIPE,
         )
         try:
-            deadline = time.monotonic() + 30
-            while not tracker.comments(project, story):
-                assert time.monotonic() < deadline, "the worker never delivered"
-                time.sleep(0.05)
+            wait_until(
+                lambda: tracker.comments(project, story), 30, "the worker delivering", every=0.05
+            )
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
         finally:
@@ -178,9 +180,11 @@ def test_with_no_tracker_configured_a_push_moves_a_demo_story(
         )
         assert answer.status_code == 202
         story_url = f"{api}/projects/{project['id']}/stories/{feature['id']}"
-        deadline = time.monotonic() + 30
-        while httpx.get(story_url, headers=auth).json()["current_state"] != "finished":
-            assert time.monotonic() < deadline, "the push never finished the demo story"
-            time.sleep(0.05)
+        wait_until(
+            lambda: httpx.get(story_url, headers=auth).json()["current_state"] == "finished",
+            30,
+            "the push finishing the demo story",
+            every=0.05,
+        )
         (comment,) = httpx.get(f"{story_url}/comments", headers=auth).json()
         assert comment["commit_identifier"] == "c" * 40

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from hookrelay.exceptions import ConfigError
 from hookrelay.service import emulator_data_path, mounts_emulator
 from hookrelay.settings import Settings
 from tests.e2e.process import hookrelay_serve
+from tests.support.waiting import wait_until
 from tests.web.conftest import push_body, pushed_commit
 
 V5 = "https://tracker.example.com/services/v5"
@@ -126,10 +126,15 @@ def test_the_readme_demo_works_again_after_a_restart(tmp_path: Path) -> None:
     with hookrelay_serve(env, "--port", port) as serve:
         answer = httpx.post(f"{serve.url}/github", content=body, headers=headers, timeout=10)
         assert answer.json()["queued"] == 1
-        deadline = time.monotonic() + 30
-        while httpx.get(serve.url + story_path, headers=auth).json()["current_state"] != "finished":
-            assert time.monotonic() < deadline, "the push never finished the demo story"
-            time.sleep(0.05)
+        wait_until(
+            lambda: (
+                httpx.get(serve.url + story_path, headers=auth).json()["current_state"]
+                == "finished"
+            ),
+            30,
+            "the push finishing the demo story",
+            every=0.05,
+        )
         serve.process.terminate()
         assert serve.process.wait(30) == 0
     assert (tmp_path / "hookrelay-emulator.db").exists()

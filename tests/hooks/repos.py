@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,15 +37,6 @@ GIT_ENV = {
     # Coverage's subprocess measurement (scripts/test), so the hooks git runs are measured too.
     **{name: value for name, value in os.environ.items() if name.startswith("COVERAGE_")},
 }
-
-
-def wait_for(condition: Callable[[], bool], *, within: float = 30.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.02)
 
 
 def received_commits(recorder: Recorder) -> list[SourceCommit]:

@@ -17,8 +17,9 @@ import pytest
 
 from hookrelay.core.ingest import read_v3_xml, read_v5_json
 from hookrelay.core.source_commit import ApiVersion, SourceCommit, render
-from tests.hooks.repos import FORMS, GitWorld, install, wait_for
+from tests.hooks.repos import FORMS, GitWorld, install
 from tests.support.recorder import running_recorder
+from tests.support.waiting import wait_until
 
 MARK = "@MARK@"  # replaced by a path under the test's folder
 
@@ -118,8 +119,8 @@ def pushed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         world.push("main")
         # The hook sends the oldest few while the push waits and the rest in the background.
         stories = sum(1 for case in CASES.values() if case.sent)
-        wait_for(lambda: len(recorder.received) >= stories, what="every story commit")
-        wait_for(lambda: not (world.state() / "lock").exists(), what="the sender to finish")
+        wait_until(lambda: len(recorder.received) >= stories, 30, "every story commit")
+        wait_until(lambda: not (world.state() / "lock").exists(), 30, "the sender to finish")
         bodies = {}
         content_types = set()
         for received in recorder.received:

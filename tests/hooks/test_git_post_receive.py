@@ -13,8 +13,9 @@ import subprocess
 import pytest
 
 from hookrelay.hooks.run import FOREGROUND_COMMITS
-from tests.hooks.repos import ZERO, GitWorld, install, received_commits, wait_for
+from tests.hooks.repos import ZERO, GitWorld, install, received_commits
 from tests.support.recorder import Received, Recorder, Reply
+from tests.support.waiting import wait_until
 
 STAY = ("--foreground-seconds", "60")  # no hand-off: the push returns when the hook is done
 
@@ -278,13 +279,13 @@ def test_commit_tracker_always_fails_is_set_aside_and_does_not_block_the_rest(
     later = []
     for n in range(2, 11):  # runs 2 to 10
         # A spool bigger than FOREGROUND_COMMITS is sent by the background: wait for it.
-        wait_for(lambda: len(recorder.received) >= n - 1, what=f"run {n - 1}")  # noqa: B023
-        wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
+        wait_until(lambda: len(recorder.received) >= n - 1, 30, f"run {n - 1}")  # noqa: B023
+        wait_until(lambda: not (server.state() / "lock").exists(), 30, "the sender to finish")
         assert ids(recorder) == [poison] * (n - 1)
         later.append(server.commit(story(n)))
         server.push("main")
-    wait_for(lambda: len(recorder.received) >= 19, what="the commits behind the poison")
-    wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
+    wait_until(lambda: len(recorder.received) >= 19, 30, "the commits behind the poison")
+    wait_until(lambda: not (server.state() / "lock").exists(), 30, "the sender to finish")
     assert ids(recorder) == [poison] * 10 + later
     assert not list((server.state() / "spool").iterdir())
     assert [p.name.rsplit(".", 1)[1] for p in (server.state() / "refused").iterdir()] == [poison]
@@ -307,7 +308,7 @@ def test_hanging_tracker_is_bounded_and_the_commit_spooled(
     recorder.default = Reply(action="hang")
     git_world.commit(story(1))
     git_world.push("main")
-    wait_for(lambda: not (git_world.state() / "lock").exists(), what="the hook to let go")
+    wait_until(lambda: not (git_world.state() / "lock").exists(), 30, "the hook to let go")
     assert len(list((git_world.state() / "spool").iterdir())) == 1
 
 
@@ -356,8 +357,8 @@ def test_big_push_hands_the_rest_to_the_background(
     commits = git_world.fast_import([story(n).encode() for n in range(1, 1001)])
     said = git_world.push("main")
     assert "background" in said
-    wait_for(lambda: len(recorder.received) >= 1000, within=120, what="1,000 commits delivered")
-    wait_for(lambda: not (git_world.state() / "lock").exists(), what="the background to finish")
+    wait_until(lambda: len(recorder.received) >= 1000, 120, "1,000 commits delivered")
+    wait_until(lambda: not (git_world.state() / "lock").exists(), 30, "the background to finish")
     assert ids(recorder) == commits
     assert recorder.connections <= 40
     assert (
@@ -375,8 +376,8 @@ def test_push_of_thousands_of_commits_is_spooled_and_each_delivered_once(
     install("git", git_world.server, form, f"{recorder.url}/services/v3")
     commits = git_world.fast_import([story(n).encode() for n in range(1, 4001)])
     said = git_world.push("main")
-    wait_for(lambda: len(recorder.received) >= 4000, within=240, what="4,000 commits delivered")
-    wait_for(lambda: not (git_world.state() / "lock").exists(), what="the sender to finish")
+    wait_until(lambda: len(recorder.received) >= 4000, 240, "4,000 commits delivered")
+    wait_until(lambda: not (git_world.state() / "lock").exists(), 30, "the sender to finish")
     assert ids(recorder) == commits
     assert not list((git_world.state() / "spool").iterdir())
     log = (git_world.state() / "hookrelay.log").read_text()
@@ -395,8 +396,8 @@ def test_a_push_bigger_than_the_foreground_share_goes_to_the_background(
     commits = server.fast_import([story(n).encode() for n in range(1, FOREGROUND_COMMITS + 2)])
     said = server.push("main")
     assert "0 sent; the rest goes in the background" in said
-    wait_for(lambda: len(recorder.received) >= len(commits), what="every commit")
-    wait_for(lambda: not (server.state() / "lock").exists(), what="the sender to finish")
+    wait_until(lambda: len(recorder.received) >= len(commits), 30, "every commit")
+    wait_until(lambda: not (server.state() / "lock").exists(), 30, "the sender to finish")
     assert ids(recorder) == commits
     log = (server.state() / "hookrelay.log").read_text()
     assert f"handing {len(commits)} commits to the background" in log

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import uvicorn
 
 from hookrelay.emulator.app import create_app
 from hookrelay.emulator.world import World
+from tests.support.waiting import wait_until_started
 
 __all__ = ["RunningEmulator", "running_emulator"]
 
@@ -118,7 +118,7 @@ def running_emulator(
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
-        _wait_until_started(server, thread)
+        wait_until_started(server, thread, _START_DEADLINE, "the emulator starting")
         with httpx.Client(timeout=10.0) as http:
             yield RunningEmulator(f"http://127.0.0.1:{port}", token, world, http)
     finally:
@@ -126,13 +126,3 @@ def running_emulator(
         thread.join(10)
         listener.close()
         world.close()
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread) -> None:
-    deadline = time.monotonic() + _START_DEADLINE
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the emulator's server thread stopped before it started")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the emulator did not start within {_START_DEADLINE} s")
-        time.sleep(0.01)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 
 from hookrelay.settings import Settings
 from hookrelay.web.connections import server_config
+from tests.support.waiting import wait_until_started
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,7 @@ def running_app(app: FastAPI, settings: Settings | None = None) -> Iterator[Runn
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
+    wait_until_started(server, thread, 10, "uvicorn starting")
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=10) as client:

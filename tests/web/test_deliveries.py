@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from hookrelay.queue.store import PUBLIC_FIELDS, public_view
+from hookrelay.web.routes.deliveries import DeliveryOut
 from tests.web.conftest import (
     TOKEN,
     Receiver,
@@ -84,6 +86,18 @@ def test_show_and_retry_one_delivery(admin_receiver: Receiver) -> None:
     assert retried.json()["state"] == "pending"
     assert admin_receiver.client.get("/deliveries/999", headers=BEARER).status_code == 404
     assert admin_receiver.client.post("/deliveries/999/retry", headers=BEARER).status_code == 404
+
+
+def test_http_shows_the_public_view_the_cli_shows(admin_receiver: Receiver) -> None:
+    """A delivery over HTTP has exactly ``public_view``'s fields, in its order, its times of a
+    lease among them, and ``DeliveryOut`` declares each of them."""
+    store = admin_receiver.store
+    (leased,) = store.lease(now=time.time(), limit=1, lease_seconds=60)
+    shown = admin_receiver.client.get(f"/deliveries/{leased.id}", headers=BEARER).json()
+    assert shown == public_view(store.get(leased.id) or leased)
+    assert tuple(shown) == PUBLIC_FIELDS == tuple(DeliveryOut.model_fields)
+    assert shown["lease_until"] is not None
+    assert shown["first_attempt_at"] is not None
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from hookrelay.core.tracker_api import token_fingerprint
-from hookrelay.queue.store import DeliveryFilter, State
+from hookrelay.queue.store import MAX_ROW_ID, DeliveryFilter, State
 from hookrelay.redelivery import retry_deliveries
 from hookrelay.web.body import read_limited_body
 from hookrelay.web.deps import ContextDep
@@ -57,9 +57,8 @@ NOTICE_COOKIE = "hookrelay_notice"
 SESSION_SECONDS = 12 * 3600
 PAGE_SIZE = 50
 _FORM_LIMIT = 16 * 1024
-_MAX_ID = 2**63 - 1
 _COOKIE_PATH = "/dashboard"
-DeliveryId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -131,6 +130,22 @@ def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTML
     if notice:
         response.delete_cookie(NOTICE_COOKIE, path=_COOKIE_PATH)
     return response
+
+
+def _set_cookie(
+    response: Response, request: Request, name: str, value: str, *, max_age: int
+) -> None:
+    """Set one of the dashboard's cookies: its path only, no script, no other site, and
+    https-only when the dashboard is reached over https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=_COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 @router.get("/dashboard/static/{name}")
@@ -254,15 +269,7 @@ def login_page(
     response = _page(
         request, "login.html", status, message=message, next=target, login_csrf=login_csrf
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        login_csrf,
-        max_age=3600,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _set_cookie(response, request, LOGIN_COOKIE, login_csrf, max_age=3600)
     return response
 
 
@@ -307,15 +314,7 @@ def _check_csrf(session: Session, form: dict[str, str]) -> None:
 def _back(request: Request, to: str, notice: str) -> RedirectResponse:
     target = to if _is_dashboard_path(to) else "/dashboard"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        NOTICE_COOKIE,
-        notice[:500],
-        max_age=60,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    _set_cookie(response, request, NOTICE_COOKIE, notice[:500], max_age=60)
     return response
 
 
@@ -346,14 +345,12 @@ async def login(request: Request, context: ContextDep) -> Response:
     response = RedirectResponse(
         target if _is_dashboard_path(target) else "/dashboard", status_code=303
     )
-    response.set_cookie(
+    _set_cookie(
+        response,
+        request,
         SESSION_COOKIE,
         _new_session_cookie(_key(admin), time.time()),
         max_age=SESSION_SECONDS,
-        path=_COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
     )
     response.delete_cookie(LOGIN_COOKIE, path=_COOKIE_PATH)
     return response
@@ -401,7 +398,7 @@ async def delivery_list(
     repository: Annotated[str, Query(max_length=300)] = "",
     story: Annotated[str, Query(max_length=30)] = "",
     commit: Annotated[str, Query(max_length=255)] = "",
-    before: Annotated[int | None, Query(ge=1, le=_MAX_ID)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = PAGE_SIZE,
 ) -> Response:
     """Deliveries, newest first, filtered by state, repository, story id and commit prefix."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from hookrelay.queue.store import Delivery, State, public_view
+from hookrelay.queue.store import MAX_ROW_ID, Delivery, State, public_view
 from hookrelay.redelivery import RetryReport, retry_deliveries
 from hookrelay.web.deps import AdminDep, ContextDep, StoreDep
 
@@ -24,19 +24,25 @@ router = APIRouter(prefix="/deliveries", tags=["deliveries"], dependencies=[Admi
 
 
 class DeliveryOut(BaseModel):
-    """A queued commit as the delivery list shows it (no token, no body)."""
+    """A queued commit as the delivery list shows it: ``public_view``'s fields, in its order
+    (no token, no body); a field the view has and this model lacks is an error, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: int
     state: State
+    attempts: int
     commit_id: str
     repository: str
     branch: str
     summary: str
+    dedupe_key: str
     target_url: str
     token_fingerprint: str
-    attempts: int
     created_at: float
     next_attempt_at: float
+    first_attempt_at: float | None
+    lease_until: float | None
     finished_at: float | None
     last_error: str
     repaired: str = ""
@@ -89,9 +95,7 @@ class RetryDeadOut(BaseModel):
     deliveries: list[RetryOut]
 
 
-# Ids are SQLite/PostgreSQL 64-bit integers; a larger number names no delivery.
-MAX_DELIVERY_ID = 2**63 - 1
-DeliveryId = Annotated[int, Path(ge=1, le=MAX_DELIVERY_ID)]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 @router.get("")
@@ -99,7 +103,7 @@ async def list_deliveries(
     store: StoreDep,
     state: State | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=MAX_DELIVERY_ID)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> DeliveryList:
     """Deliveries, newest first, optionally of one state; page with ``before_id``."""
     rows = await run_in_threadpool(store.list, state=state, limit=limit, before_id=before_id)
