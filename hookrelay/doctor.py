@@ -123,9 +123,16 @@ def _routes(settings: Settings) -> list[tuple[str, TrackerTarget, str | None]]:
 def check_trackers(settings: Settings, http: httpx.Client) -> Iterator[Check]:
     """Every target answers, and accepts every token configured for it (``GET /me``)."""
     if "tracker_url" not in settings.model_fields_set:
-        yield Check.passed(
-            "Tracker: none configured, so serve delivers to its built-in emulator (a demo)",
-        )
+        if settings.emulator or _loopback(settings.host):
+            yield Check.passed(
+                "Tracker: none configured, so serve delivers to its built-in emulator (a demo)",
+            )
+        else:
+            yield Check.failed(
+                f"Tracker: none configured, and serve listens on {settings.host}, beyond "
+                "loopback, so it stops at start-up (exit 78)",
+                "set HOOKRELAY_TRACKER_URL (or HOOKRELAY_EMULATOR=true for a demo)",
+            )
         return
     seen: set[tuple[str, str]] = set()
     for whose, target, token in _routes(settings):

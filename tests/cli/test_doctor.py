@@ -175,3 +175,42 @@ def test_each_failure_is_one_line_with_its_fix(
     assert failed in failures[0]
     assert fix in failures[0].split(" — fix: ")[1]
     assert "a-token-tracker-refuses" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("host", "emulator", "passes"),
+    [
+        ("127.0.0.1", "false", True),
+        ("0.0.0.0", "false", False),  # noqa: S104 - a setting, nothing binds
+        ("0.0.0.0", "true", True),  # noqa: S104 - a setting, nothing binds
+    ],
+    ids=["loopback-emulator", "beyond-loopback-stops", "beyond-loopback-asked-for-emulator"],
+)
+def test_no_tracker_passes_only_where_serve_would_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    emulator: str,
+    passes: bool,
+) -> None:
+    """With no Tracker configured, serve delivers to its emulator on loopback (or when asked
+    with --emulator) and stops with exit 78 beyond it: the Tracker line says which."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    open_store(url).close()
+    for name in ("TRACKER_URL", "TRACKER_TOKEN"):
+        monkeypatch.delenv(f"HOOKRELAY_{name}", raising=False)
+    for name, value in {
+        "DATABASE_URL": url,
+        "HOST": host,
+        "EMULATOR": emulator,
+        "GITHUB_SECRET": "doctor-secret",
+        "ADMIN_TOKEN": ADMIN,
+    }.items():
+        monkeypatch.setenv(f"HOOKRELAY_{name}", value)
+    code, lines = doctor(capsys)
+    (tracker_line,) = [line for line in lines if "Tracker" in line]
+    assert (code == 0, tracker_line.startswith("✓ ")) == (passes, passes), lines
+    if not passes:
+        assert "exit 78" in tracker_line
+        assert "HOOKRELAY_TRACKER_URL" in tracker_line.split(" — fix: ")[1]
