@@ -259,3 +259,19 @@ def test_show_lists_every_attempt_with_trackers_answer(
     assert json.loads(out)["attempt_log"] == [
         {"number": 1, "at": 1_700_000_001.0, "outcome": "delivered", "answer": ""}
     ]
+
+
+def test_list_shows_no_error_on_a_dead_letter_delivered_since(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dead letter retried and delivered lists with an empty ERROR column (the refusal it got
+    first stays in ``show``'s attempts), so the list never reads as failing what succeeded."""
+    assert queue.retry(2, now=1_700_000_010.0)
+    leased = next(
+        d for d in queue.lease(now=1_700_000_010.0, limit=2, lease_seconds=60) if d.id == 2
+    )
+    assert queue.mark_delivered(leased, now=1_700_000_011.0)
+    _, out, _ = run(capsys, "deliveries", "list", "--state", "delivered")
+    row = next(line for line in out.splitlines() if line.split()[0] == "2")
+    assert row.split()[1] == "delivered"
+    assert "HTTP 422" not in row
