@@ -65,6 +65,9 @@ def check_settings_file(config: Path | None) -> tuple[Check, Settings | None]:
     return Check.passed(f"settings load ({where})"), settings
 
 
+_ADMIN_TOKEN_MIN_LENGTH = 16
+
+
 def run_checks(
     settings: Settings, repositories: Sequence[Path], *, http: httpx.Client | None = None
 ) -> Iterator[Check]:
@@ -81,6 +84,14 @@ def run_checks(
         yield Check.failed(
             "admin token set",
             "set HOOKRELAY_ADMIN_TOKEN: the dashboard and /deliveries stay closed without it",
+        )
+    elif len(settings.admin_token.get_secret_value()) < _ADMIN_TOKEN_MIN_LENGTH:
+        # Nothing slows a guesser down: each try is one request, hundreds a second.
+        yield Check.failed(
+            f"admin token strong: it is {len(settings.admin_token.get_secret_value())} "
+            f"characters, short enough to guess (at least {_ADMIN_TOKEN_MIN_LENGTH})",
+            "set HOOKRELAY_ADMIN_TOKEN to a random one, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
         )
     else:
         yield Check.passed("admin token set (the dashboard is open to it)")

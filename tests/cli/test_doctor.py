@@ -114,6 +114,10 @@ def _no_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     monkeypatch.delenv("HOOKRELAY_ADMIN_TOKEN")
 
 
+def _guessable_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
+    monkeypatch.setenv("HOOKRELAY_ADMIN_TOKEN", "admin")
+
+
 def _dead_letter(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     store = open_store(os.environ["HOOKRELAY_DATABASE_URL"])
     store.enqueue([new_delivery(1)], now=1.0)
@@ -143,6 +147,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         ),
         (_open_to_the_world, "serve listens on 0.0.0.0", "HOOKRELAY_GITHUB_SECRET"),
         (_no_admin, "admin token set", "HOOKRELAY_ADMIN_TOKEN"),
+        (_guessable_admin, "admin token strong: it is 5 characters", "HOOKRELAY_ADMIN_TOKEN"),
         (_dead_letter, "1 dead letter in the queue", "retry --dead"),
         (_bad_setting, "settings load", "correct the setting"),
     ],
@@ -154,6 +159,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         "hook-posts-elsewhere",
         "no-secret-beyond-loopback",
         "no-admin-token",
+        "guessable-admin-token",
         "dead-letters",
         "bad-setting",
     ],
