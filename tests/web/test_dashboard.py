@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
 import httpx
 
 from hookrelay.web.routes import dashboard
+from tests.queue.test_store_contract import new_delivery
 from tests.web.conftest import Receiver, ReceiverFactory, github_headers, push_body, pushed_commit
 
 ADMIN = "dashboard-admin-token"
@@ -125,3 +127,14 @@ def test_a_dead_letter_delivered_on_retry_reads_accepted(make_receiver: Receiver
         listed = receiver.client.get("/dashboard/deliveries?state=delivered", headers=bearer).text
         assert "<td>accepted</td>" in listed
         assert "Access Denied" not in listed
+
+
+def test_ingest_commits_are_a_row_without_a_misleading_link(make_receiver: ReceiverFactory) -> None:
+    """Commits from the Tracker-compatible ingest name no repository: their overview row reads
+    '(none: ingest)' as text, not a link to ``?repository=`` (which would list everything)."""
+    with make_receiver(admin_token=ADMIN) as receiver:
+        receiver.store.enqueue([dataclasses.replace(new_delivery(1), repository="")], now=1.0)
+        bearer = {"Authorization": f"Bearer {ADMIN}"}
+        page = receiver.client.get("/dashboard", headers=bearer).text
+        assert "<td>(none: ingest)</td>" in page
+        assert 'href="/dashboard/deliveries?repository="' not in page
