@@ -159,6 +159,19 @@ def test_a_missing_queue_is_not_created(
     assert not (tmp_path / "hookrelay.db").exists()
 
 
+def test_a_missing_queue_says_where_the_queue_is_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run outside serve's folder, ``list`` says there is no queue here and how to name one,
+    not SQLite's 'unable to open database file'."""
+    monkeypatch.delenv("HOOKRELAY_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _, _, err = run(capsys, "deliveries", "list")
+    assert err.startswith("hookrelay: error: no queue at ./hookrelay.db: ")
+    assert "HOOKRELAY_DATABASE_URL" in err
+    assert "unable to open" not in err
+
+
 def test_the_default_queue_is_hookrelay_db_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
