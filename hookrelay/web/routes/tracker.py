@@ -29,6 +29,7 @@ from hookrelay.core.routing import plan_source_commit
 from hookrelay.core.source_commit import render_v3_xml
 from hookrelay.exceptions import UnsupportedMediaType
 from hookrelay.web.body import read_limited_body
+from hookrelay.web.browsers import refuse_browser_request
 from hookrelay.web.deps import ContextDep
 from hookrelay.web.errors import AnswerStyle, answer_errors_as
 from hookrelay.web.token_gate import get_token_gate, refuse_unusable_token
@@ -86,6 +87,7 @@ async def _ingest(
     """Steps 1 to 5 of the module's order for one post (``offered_in``: where the caller put
     ``offered``, for the 400 that refuses it)."""
     context.metrics.received.labels(endpoint=endpoint).inc()
+    refuse_browser_request(request)  # a page's cross-site form, or DNS rebinding
     refuse_unusable_token(offered, offered_in)
     if offered is None and _media_type(request) != _CURL_DEFAULT:
         # Only a form can still bring a token: nothing else is read from a caller without one.
