@@ -66,6 +66,9 @@ def check_settings_file(config: Path | None) -> tuple[Check, Settings | None]:
     return Check.passed(f"settings load ({where})"), settings
 
 
+_ADMIN_TOKEN_MIN_LENGTH = 16
+
+
 def run_checks(
     settings: Settings, repositories: Sequence[Path], *, http: httpx.Client | None = None
 ) -> Iterator[Check]:
@@ -82,6 +85,14 @@ def run_checks(
         yield Check.failed(
             "admin token set",
             "set HOOKRELAY_ADMIN_TOKEN: the dashboard and /deliveries stay closed without it",
+        )
+    elif len(settings.admin_token.get_secret_value()) < _ADMIN_TOKEN_MIN_LENGTH:
+        # Nothing slows a guesser down: each try is one request, hundreds a second.
+        yield Check.failed(
+            f"admin token strong: it is {len(settings.admin_token.get_secret_value())} "
+            f"characters, short enough to guess (at least {_ADMIN_TOKEN_MIN_LENGTH})",
+            "set HOOKRELAY_ADMIN_TOKEN to a random one, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
         )
     else:
         yield Check.passed("admin token set (the dashboard is open to it)")
@@ -124,9 +135,16 @@ def _routes(settings: Settings) -> list[tuple[str, TrackerTarget, str | None]]:
 def check_trackers(settings: Settings, http: httpx.Client) -> Iterator[Check]:
     """Every target answers, and accepts every token configured for it (``GET /me``)."""
     if "tracker_url" not in settings.model_fields_set:
-        yield Check.passed(
-            "Tracker: none configured, so serve delivers to its built-in emulator (a demo)",
-        )
+        if settings.emulator or _loopback(settings.host):
+            yield Check.passed(
+                "Tracker: none configured, so serve delivers to its built-in emulator (a demo)",
+            )
+        else:
+            yield Check.failed(
+                f"Tracker: none configured, and serve listens on {settings.host}, beyond "
+                "loopback, so it stops at start-up (exit 78)",
+                "set HOOKRELAY_TRACKER_URL (or HOOKRELAY_EMULATOR=true for a demo)",
+            )
         return
     seen: set[tuple[str, str]] = set()
     for whose, target, token in _routes(settings):

@@ -308,13 +308,34 @@ def _setting_name(loc: tuple[int | str, ...]) -> str:
     return head
 
 
+# Errors about numbers, switches and choices: the value given is never a secret, so the line
+# repeats it (a token, secret or URL is never repeated: other errors leave the input out).
+_SHOWN_INPUT_ERRORS = frozenset(
+    {
+        "int_parsing",
+        "int_from_float",
+        "float_parsing",
+        "bool_parsing",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "literal_error",
+        "enum",
+    }
+)
+
+
 def _one_line(exc: ValidationError, config_file: Path | None) -> str:
     reasons = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False):
         name = _setting_name(tuple(error["loc"]))
         if error["type"] == "extra_forbidden":
             where = f" in {config_file}" if config_file is not None else ""
             reasons.append(f"unknown setting {name}{where}")
         else:
-            reasons.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            reason = f"{name}: {error['msg'].removeprefix('Value error, ')}"
+            if error["type"] in _SHOWN_INPUT_ERRORS:
+                reason += f" (got {str(error.get('input'))[:40]!r})"
+            reasons.append(reason)
     return "; ".join(reasons)

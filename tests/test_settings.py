@@ -185,6 +185,28 @@ def test_a_bad_file_is_one_clear_line(tmp_path: Path, text: str, expected: str) 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("HOOKRELAY_PORT", "abc", "port (HOOKRELAY_PORT): Input should be a valid integer"),
+        ("HOOKRELAY_CONCURRENCY", "0", "greater than or equal to 1"),
+        ("HOOKRELAY_ALL_COMMITS", "maybe", "valid boolean"),
+        ("HOOKRELAY_LOG_FORMAT", "xml", "log_format (HOOKRELAY_LOG_FORMAT)"),
+    ],
+    ids=["not-a-number", "out-of-range", "not-a-switch", "not-a-choice"],
+)
+def test_a_bad_number_switch_or_choice_is_repeated(
+    clean_environment: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    """The line about a bad number, switch or choice repeats the value given, so a user sees
+    which of their values it was (these are never secrets)."""
+    clean_environment.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert expected in str(caught.value)
+    assert str(caught.value).endswith(f"(got {value!r})")
+
+
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     """--config naming no file says so instead of silently using defaults."""
     with pytest.raises(ConfigError, match="does not exist"):

@@ -189,10 +189,28 @@ def _dry_run(tally: Any, database_url: str, name: str) -> int:
     return 0
 
 
+def _new_sqlite_queue(database_url: str) -> str | None:
+    """The file of a SQLite queue that does not exist yet (opening it will make it), or None."""
+    from hookrelay.queue.database_url import check_database_url, sqlite_path
+
+    if check_database_url(database_url) != "sqlite":
+        return None
+    path = sqlite_path(database_url.strip())
+    return None if path == ":memory:" or Path(path).exists() else path
+
+
 def _queue(args: argparse.Namespace, tally: Any, database_url: str, name: str) -> int:
     from hookrelay.queue import open_store
 
+    new_file = _new_sqlite_queue(database_url)
     store = open_store(database_url)
+    if new_file is not None:
+        # No serve has run on this queue: say where the commits wait, or they wait unseen.
+        print(
+            f"(made a new queue at {new_file}: its commits wait there until serve or worker "
+            "runs on it; is HOOKRELAY_DATABASE_URL, or the folder, the one serve uses?)",
+            file=sys.stderr,
+        )
     try:
         queued = known = 0
         now = time.time()

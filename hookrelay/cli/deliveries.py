@@ -125,7 +125,8 @@ def run_list(args: argparse.Namespace) -> int:
         f"{'WHEN (UTC)':<20}  ERROR"
     )
     for delivery in deliveries:
-        error = delivery.last_error
+        # A delivered commit has no error now: an earlier refusal a retry mended is in `show`.
+        error = "" if delivery.state is State.DELIVERED else delivery.last_error
         if delivery.repaired:
             # A body an old script broke, read back by the ingest: which script to fix.
             error = f"[repaired: {delivery.repaired}] {error}".rstrip()

@@ -44,8 +44,8 @@ _TABLE: dict[State, _Row] = {
     ),
     State.DEAD: _Row(
         logging.ERROR,
-        "delivery %(id)d of commit %(commit)s to %(target)s is dead after %(attempt)d "
-        "attempts: %(error)s",
+        "delivery %(id)d of commit %(commit)s to %(target)s is dead (attempt %(attempt)d): "
+        "%(error)s",
         "dead",
     ),
 }
@@ -119,8 +119,9 @@ class DeliveredSummary:
             count, since, self._count, self._since = self._count, self._since, 0, self._clock()
         if count:
             self._log.info(
-                "delivered %d commits in the last %.0f s",
+                "delivered %d commit%s in the last %.0f s",
                 count,
+                "" if count == 1 else "s",
                 self._since - since,
                 extra={"event": "delivered_summary", "count": count},
             )

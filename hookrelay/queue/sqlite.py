@@ -74,6 +74,11 @@ class SqliteStore(SqlStore):
                     path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
                 )
             else:
+                if not Path(path).exists():
+                    raise StoreError(
+                        f"no queue at {path}: serve makes it on its first start (look in "
+                        "serve's folder, or set HOOKRELAY_DATABASE_URL)"
+                    )
                 # mode=rw: a missing file is an error, not a new empty queue.
                 self._db = sqlite3.connect(
                     f"{Path(path).resolve().as_uri()}?mode=rw",

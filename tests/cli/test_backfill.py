@@ -87,7 +87,10 @@ def test_git_history_is_queued_once_story_commits_only(
     assert code == 0, err
     assert queued(queue_url) == [first, second, third]
     assert out.startswith("4 commits read: queued 3, 0 already queued or delivered, 0 sent")
-    assert err == "read 4 of 4 commits\n"
+    # Plain lines: the progress, then (no serve has run here) where the new queue is.
+    progress, made = err.splitlines()
+    assert progress == "read 4 of 4 commits"
+    assert made.startswith(f"(made a new queue at {queue_url.removeprefix('sqlite:///')}: ")
     assert "\r" not in err
     assert "it/s" not in err
 
@@ -95,6 +98,27 @@ def test_git_history_is_queued_once_story_commits_only(
     assert code == 0
     assert "queued 0, 3 already queued or delivered" in out
     assert len(queued(queue_url)) == 3
+
+
+def test_a_queue_no_serve_has_made_is_named_when_backfill_makes_it(
+    git_world: GitWorld,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run where no serve has made a queue, backfill makes one and says where, so commits do
+    not wait unseen in a file no relay reads; a second run, on that queue, says nothing more."""
+    monkeypatch.delenv("HOOKRELAY_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    git_world.commit("[#101] a story commit")
+    git_world.push("main")
+    code, _, err = backfill(capsys, "git", str(git_world.server))
+    assert code == 0
+    assert "(made a new queue at ./hookrelay.db: its commits wait there until serve" in err
+    assert (tmp_path / "hookrelay.db").exists()
+    code, _, err = backfill(capsys, "git", str(git_world.server))
+    assert code == 0
+    assert "made a new queue" not in err
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,10 @@ def _no_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     monkeypatch.delenv("HOOKRELAY_ADMIN_TOKEN")
 
 
+def _guessable_admin(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
+    monkeypatch.setenv("HOOKRELAY_ADMIN_TOKEN", "admin")
+
+
 def _dead_letter(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     store = open_store(os.environ["HOOKRELAY_DATABASE_URL"])
     store.enqueue([new_delivery(1)], now=1.0)
@@ -143,6 +147,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         ),
         (_open_to_the_world, "serve listens on 0.0.0.0", "HOOKRELAY_GITHUB_SECRET"),
         (_no_admin, "admin token set", "HOOKRELAY_ADMIN_TOKEN"),
+        (_guessable_admin, "admin token strong: it is 5 characters", "HOOKRELAY_ADMIN_TOKEN"),
         (_dead_letter, "1 dead letter in the queue", "retry --dead"),
         (_bad_setting, "settings load", "correct the setting"),
     ],
@@ -154,6 +159,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         "hook-posts-elsewhere",
         "no-secret-beyond-loopback",
         "no-admin-token",
+        "guessable-admin-token",
         "dead-letters",
         "bad-setting",
     ],
@@ -175,3 +181,42 @@ def test_each_failure_is_one_line_with_its_fix(
     assert failed in failures[0]
     assert fix in failures[0].split(" — fix: ")[1]
     assert "a-token-tracker-refuses" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("host", "emulator", "passes"),
+    [
+        ("127.0.0.1", "false", True),
+        ("0.0.0.0", "false", False),  # noqa: S104 - a setting, nothing binds
+        ("0.0.0.0", "true", True),  # noqa: S104 - a setting, nothing binds
+    ],
+    ids=["loopback-emulator", "beyond-loopback-stops", "beyond-loopback-asked-for-emulator"],
+)
+def test_no_tracker_passes_only_where_serve_would_start(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    host: str,
+    emulator: str,
+    passes: bool,
+) -> None:
+    """With no Tracker configured, serve delivers to its emulator on loopback (or when asked
+    with --emulator) and stops with exit 78 beyond it: the Tracker line says which."""
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    open_store(url).close()
+    for name in ("TRACKER_URL", "TRACKER_TOKEN"):
+        monkeypatch.delenv(f"HOOKRELAY_{name}", raising=False)
+    for name, value in {
+        "DATABASE_URL": url,
+        "HOST": host,
+        "EMULATOR": emulator,
+        "GITHUB_SECRET": "doctor-secret",
+        "ADMIN_TOKEN": ADMIN,
+    }.items():
+        monkeypatch.setenv(f"HOOKRELAY_{name}", value)
+    code, lines = doctor(capsys)
+    (tracker_line,) = [line for line in lines if "Tracker" in line]
+    assert (code == 0, tracker_line.startswith("✓ ")) == (passes, passes), lines
+    if not passes:
+        assert "exit 78" in tracker_line
+        assert "HOOKRELAY_TRACKER_URL" in tracker_line.split(" — fix: ")[1]

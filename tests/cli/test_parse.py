@@ -91,3 +91,22 @@ def test_help_lists_every_command() -> None:
     out = hookrelay("--help").stdout.decode()
     for command in ("serve", "worker", "parse", "hooks", "hook", "deliveries", "emulate"):
         assert command in out
+
+
+def test_jsonl_into_a_reader_that_stops_early_is_quiet() -> None:
+    """`parse --jsonl | head -1`: when the reader closes the pipe, the command stops with exit 1
+    and no traceback on stderr."""
+    source = (FIXTURES / "commit-messages" / "cloudfoundry.jsonl").read_bytes()
+    command = subprocess.Popen(
+        [sys.executable, "-m", "hookrelay", "parse", "--jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert command.stdout is not None
+    command.stdout.close()  # the reader is gone before the first line is written
+    try:
+        _, stderr = command.communicate(source, timeout=60)
+    finally:
+        command.kill()
+    assert (command.returncode, stderr) == (1, b"")

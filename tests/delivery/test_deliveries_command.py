@@ -159,6 +159,19 @@ def test_a_missing_queue_is_not_created(
     assert not (tmp_path / "hookrelay.db").exists()
 
 
+def test_a_missing_queue_says_where_the_queue_is_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run outside serve's folder, ``list`` says there is no queue here and how to name one,
+    not SQLite's 'unable to open database file'."""
+    monkeypatch.delenv("HOOKRELAY_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _, _, err = run(capsys, "deliveries", "list")
+    assert err.startswith("hookrelay: error: no queue at ./hookrelay.db: ")
+    assert "HOOKRELAY_DATABASE_URL" in err
+    assert "unable to open" not in err
+
+
 def test_the_default_queue_is_hookrelay_db_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -259,3 +272,19 @@ def test_show_lists_every_attempt_with_trackers_answer(
     assert json.loads(out)["attempt_log"] == [
         {"number": 1, "at": 1_700_000_001.0, "outcome": "delivered", "answer": ""}
     ]
+
+
+def test_list_shows_no_error_on_a_dead_letter_delivered_since(
+    queue: QueueStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A dead letter retried and delivered lists with an empty ERROR column (the refusal it got
+    first stays in ``show``'s attempts), so the list never reads as failing what succeeded."""
+    assert queue.retry(2, now=1_700_000_010.0)
+    leased = next(
+        d for d in queue.lease(now=1_700_000_010.0, limit=2, lease_seconds=60) if d.id == 2
+    )
+    assert queue.mark_delivered(leased, now=1_700_000_011.0)
+    _, out, _ = run(capsys, "deliveries", "list", "--state", "delivered")
+    row = next(line for line in out.splitlines() if line.split()[0] == "2")
+    assert row.split()[1] == "delivered"
+    assert "HTTP 422" not in row

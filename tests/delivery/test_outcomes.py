@@ -32,6 +32,6 @@ def test_deliveries_are_counted_in_one_line_every_interval(
         summary.flush()
     assert caplog.messages == [
         "delivered 4 commits in the last 10 s",
-        "delivered 1 commits in the last 2 s",
+        "delivered 1 commit in the last 2 s",
     ]
     assert [record.count for record in caplog.records] == [4, 1]

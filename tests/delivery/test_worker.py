@@ -294,6 +294,7 @@ def test_no_log_line_holds_the_token(relay: Relay, caplog: pytest.LogCaptureFixt
     assert dead.state is State.DEAD
     assert TOKEN not in dead.last_error
     assert [r.event for r in caplog.records] == ["waiting", "dead"]
+    assert caplog.records[-1].getMessage().endswith(" is dead (attempt 2): HTTP 401: [token]")
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
         assert TOKEN not in repr(vars(record))

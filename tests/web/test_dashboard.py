@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
 import httpx
 
 from hookrelay.web.routes import dashboard
+from tests.queue.test_store_contract import new_delivery
 from tests.web.conftest import Receiver, ReceiverFactory, github_headers, push_body, pushed_commit
 
 ADMIN = "dashboard-admin-token"
@@ -96,3 +98,43 @@ def test_the_session_cookie_is_secure_over_https(make_receiver: ReceiverFactory)
             assert "httponly" in attributes
             assert "samesite=strict" in attributes
             assert ("secure" in attributes) is secure
+
+
+def test_a_dead_letter_delivered_on_retry_reads_accepted(make_receiver: ReceiverFactory) -> None:
+    """Once a retried dead letter is delivered, its page and the list say Tracker accepted it,
+    not the old refusal (which stays in the attempts table); while a retry is in flight the
+    attempts heading counts only the attempts it lists."""
+    with make_receiver(admin_token=ADMIN) as receiver:
+        body = push_body([pushed_commit("f" * 40, "[#12345] one")])
+        receiver.client.post("/github", content=body, headers=github_headers(body))
+        store = receiver.store
+        (first,) = store.lease(now=time.time(), limit=1, lease_seconds=60)
+        store.mark_dead(first, now=time.time(), error="HTTP 401: Access Denied.")
+        bearer = {"Authorization": f"Bearer {ADMIN}"}
+        overview = receiver.client.get("/dashboard", headers=bearer).text
+        assert "Retry the dead letter with today" in overview
+        assert store.retry(first.id, now=time.time())
+        (second,) = store.lease(now=time.time(), limit=1, lease_seconds=60)
+        in_flight = receiver.client.get(f"/dashboard/deliveries/{first.id}", headers=bearer).text
+        assert "Attempts (1, one in flight)" in in_flight
+        assert store.mark_delivered(second, now=time.time())
+        page = receiver.client.get(f"/dashboard/deliveries/{first.id}", headers=bearer).text
+        last = re.search(r"<dt>Tracker's last answer</dt>(<dd[^>]*>[^<]*</dd>)", page)
+        assert last is not None
+        assert last.group(1) == "<dd>accepted</dd>"
+        assert "Attempts (2)" in page
+        assert "HTTP 401: Access Denied." in page  # the first attempt's row keeps it
+        listed = receiver.client.get("/dashboard/deliveries?state=delivered", headers=bearer).text
+        assert "<td>accepted</td>" in listed
+        assert "Access Denied" not in listed
+
+
+def test_ingest_commits_are_a_row_without_a_misleading_link(make_receiver: ReceiverFactory) -> None:
+    """Commits from the Tracker-compatible ingest name no repository: their overview row reads
+    '(none: ingest)' as text, not a link to ``?repository=`` (which would list everything)."""
+    with make_receiver(admin_token=ADMIN) as receiver:
+        receiver.store.enqueue([dataclasses.replace(new_delivery(1), repository="")], now=1.0)
+        bearer = {"Authorization": f"Bearer {ADMIN}"}
+        page = receiver.client.get("/dashboard", headers=bearer).text
+        assert "<td>(none: ingest)</td>" in page
+        assert 'href="/dashboard/deliveries?repository="' not in page

@@ -169,3 +169,45 @@ def test_without_the_token_only_the_login_form_is_served(
             assert still.state is State.DEAD
         finally:
             context.close()
+
+
+def test_discard_asks_first_and_a_no_keeps_the_dead_letter(
+    browser: Any, tracker: RunningEmulator, tmp_path: Path
+) -> None:
+    """Discard cannot be undone, so the page asks: answering no keeps the dead letter, yes
+    discards it."""
+    database_url = f"sqlite:///{tmp_path / 'queue.db'}"
+    with running_relay(
+        database_url, tracker_url=tracker.v5_url, tracker_token=WRONG, admin_token=ADMIN
+    ) as relay:
+        _push(relay, "e" * 40, "[#1] a commit Tracker will refuse")
+        relay.wait_until(lambda: relay.store.counts()[State.DEAD] == 1, "the dead letter")
+        (dead,) = relay.store.list(state=State.DEAD)
+        page = browser.new_page()
+        questions: list[str] = []
+        try:
+            page.goto(f"{relay.url}/dashboard/deliveries/{dead.id}")
+            page.get_by_label("Admin token").fill(ADMIN)
+            page.get_by_role("button", name="Sign in").click()
+            discard = page.get_by_role("button", name="Discard")
+
+            def say_no(dialog: Any) -> None:
+                questions.append(dialog.message)
+                dialog.dismiss()
+
+            page.once("dialog", say_no)
+            discard.click()
+            expect(
+                page.get_by_role("heading", name=re.compile(r"Delivery \d+ dead"))
+            ).to_be_visible()
+            assert relay.store.get(dead.id) is not None
+            assert questions == [
+                f"Discard delivery {dead.id} (commit {'e' * 12}) for good? It will never be posted."
+            ]
+
+            page.once("dialog", lambda dialog: dialog.accept())
+            discard.click()
+            expect(page.locator(".notice")).to_contain_text(f"delivery {dead.id} was discarded")
+            assert relay.store.get(dead.id) is None
+        finally:
+            page.close()

@@ -231,6 +231,7 @@ BAD_DOORS = [
     ("header too long", "/services/v5/source_commits", {"X-TrackerToken": "t" * 257}, {}),
     ("query non-ascii", "/services/v3/source_commits", {}, {"token": "tökén"}),
     ("query with a control", "/services/v4/source_commits", {}, {"token": "a\x01b"}),
+    ("v5 query with a space", "/services/v5/source_commits", {}, {"token": "abc LEAK"}),
 ]
 
 
@@ -240,7 +241,8 @@ BAD_DOORS = [
 def test_unusable_tokens_are_400_at_the_door(
     receiver: Receiver, path: str, headers: dict[str, str], params: dict[str, str]
 ) -> None:
-    """A token that could never reach Tracker is refused 400 with one line, never queued."""
+    """A token that could never reach Tracker is refused 400 with one line naming where it
+    came from (the header or ``?token=``), never queued."""
     body = (
         v3_body(1)
         if "v5" not in path
@@ -254,6 +256,7 @@ def test_unusable_tokens_are_400_at_the_door(
     )
     assert answer.status_code == 400, answer.text
     assert "visible ASCII" in answer.text
+    assert ("X-TrackerToken is not" if headers else "?token= is not") in answer.text
     for value in (*headers.values(), *params.values()):
         assert value not in answer.text  # a fingerprint is named, never the token
     assert receiver.queued() == 0

@@ -29,6 +29,7 @@ from hookrelay.core.routing import plan_source_commit
 from hookrelay.core.source_commit import render_v3_xml
 from hookrelay.exceptions import UnsupportedMediaType
 from hookrelay.web.body import read_limited_body
+from hookrelay.web.browsers import refuse_browser_request
 from hookrelay.web.deps import ContextDep
 from hookrelay.web.errors import AnswerStyle, answer_errors_as
 from hookrelay.web.token_gate import get_token_gate, refuse_unusable_token
@@ -80,10 +81,14 @@ async def _ingest(
     context: ContextDep,
     offered: str | None,
     read: Callable[[bytes], Ingested],
+    *,
+    offered_in: str = "X-TrackerToken",
 ) -> Ingested:
-    """Steps 1 to 5 of the module's order for one post."""
+    """Steps 1 to 5 of the module's order for one post (``offered_in``: where the caller put
+    ``offered``, for the 400 that refuses it)."""
     context.metrics.received.labels(endpoint=endpoint).inc()
-    refuse_unusable_token(offered, "X-TrackerToken")
+    refuse_browser_request(request)  # a page's cross-site form, or DNS rebinding
+    refuse_unusable_token(offered, offered_in)
     if offered is None and _media_type(request) != _CURL_DEFAULT:
         # Only a form can still bring a token: nothing else is read from a caller without one.
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
@@ -133,11 +138,18 @@ def _v5_media_type(request: Request) -> None:
         raise UnsupportedMediaType(f"Content-Type {media_type!r} is not application/json")
 
 
+def _where(header: str | None) -> str:
+    """Where a post's token came from: its header, which wins, or else ``?token=``."""
+    return "X-TrackerToken" if header else "?token="
+
+
 async def _v3(
-    endpoint: str, request: Request, context: ContextDep, offered: str | None
+    endpoint: str, request: Request, context: ContextDep, offered: str | None, offered_in: str
 ) -> Response:
     _v3_media_type(request)
-    ingested = await _ingest(endpoint, request, context, offered, ingest_v3_xml)
+    ingested = await _ingest(
+        endpoint, request, context, offered, ingest_v3_xml, offered_in=offered_in
+    )
     return Response(render_v3_xml(ingested.commit), media_type="application/xml")
 
 
@@ -146,7 +158,7 @@ async def v3_source_commits(
     request: Request, context: ContextDep, token: TrackerToken = None, query: TokenQuery = None
 ) -> Response:
     """A v3 ``<source_commit>`` (XML), answered with the commit as v3 XML."""
-    return await _v3("v3_source_commits", request, context, token or query)
+    return await _v3("v3_source_commits", request, context, token or query, _where(token))
 
 
 @v4_router.post("/source_commits", response_class=Response)
@@ -154,7 +166,7 @@ async def v4_source_commits(
     request: Request, context: ContextDep, token: TrackerToken = None, query: TokenQuery = None
 ) -> Response:
     """v4 took v3's ``<source_commit>`` unchanged, and so does hookrelay."""
-    return await _v3("v4_source_commits", request, context, token or query)
+    return await _v3("v4_source_commits", request, context, token or query, _where(token))
 
 
 @v5_router.post("/source_commits", response_class=Response)
@@ -164,5 +176,12 @@ async def v5_source_commits(
     """A v5 ``{"source_commit": …}`` (JSON), answered with a (still empty) list of comments."""
     _v5_media_type(request)
     # v5 answers with the comments it made; they are made when the queued commit is delivered.
-    await _ingest("v5_source_commits", request, context, token or query, ingest_v5_json)
+    await _ingest(
+        "v5_source_commits",
+        request,
+        context,
+        token or query,
+        ingest_v5_json,
+        offered_in=_where(token),
+    )
     return Response(b"[]", media_type="application/json")

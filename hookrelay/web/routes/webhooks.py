@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
 from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
 from hookrelay.web.body import budgeted_body
+from hookrelay.web.browsers import refuse_browser_request
 from hookrelay.web.context import RelayContext
 from hookrelay.web.deps import get_context
 from hookrelay.web.token_gate import (
@@ -55,6 +56,7 @@ async def _receive(endpoint: str, request: Request, token: str | None) -> Respon
     # FastAPI's dependency solving was a seventh of the receiver's CPU per push.
     context = await get_context(request)
     context.metrics.received.labels(endpoint=endpoint).inc()
+    refuse_browser_request(request)  # a page's cross-site form, or DNS rebinding
     refuse_unusable_token(token, "?token=")  # the ingest's door (issue 8, points 6 and 9)
     limit = context.settings.max_body_bytes
     async with budgeted_body(request, limit, context.body_budget) as body:

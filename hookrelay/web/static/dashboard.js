@@ -1,7 +1,13 @@
 // Refresh the page's <main> from the same URL (so filters stay) every few seconds, only while
-// the page is visible and nobody is typing in a form field. No other origin, no build step.
+// the page is visible and nobody is typing in a form field; ask before a form that cannot be
+// undone is sent. No other origin, no build step.
 (function () {
   "use strict";
+  // A form with data-confirm (Discard: it cannot be undone) asks before it is sent.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
   var main = document.getElementById("main");
   if (!main || !main.dataset.refresh) { return; }
   var every = Number(main.dataset.refresh) * 1000;
