@@ -1,12 +1,17 @@
 """Queueing commits: many rows in one statement, and what each request's commits became.
 
 A write pays one round trip per statement (and, for SQLite, one release of the GIL per
-statement rather than per row), so commits are inserted up to 1,000 in one
-``INSERT … SELECT … FROM (VALUES …)``. A commit is a duplicate while its row exists, and after
-pruning while its key is kept in ``delivered_keys``: a branch merged months later must not post
-its commits again. ``RETURNING`` names the rows actually inserted, so each request (a group)
-gets its own counts even when several share a transaction (``hookrelay.queue.group_commit``).
-Shared by both stores: only the placeholder differs (``?`` for sqlite3, ``%s`` for psycopg).
+statement rather than per row), so commits are inserted up to 1,024 in one
+``INSERT … SELECT … FROM (VALUES …)``. Each statement's row count is a power of two (the rows
+past the commits are NULL and filtered out): a compiled statement of a thousand rows holds
+megabytes in the driver's statement cache, and with one shape per count every push of a new
+size would leave another there for good; with powers of two there are eleven at most.
+
+A commit is a duplicate while its row exists, and after pruning while its key is kept in
+``delivered_keys``: a branch merged months later must not post its commits again.
+``RETURNING`` names the rows actually inserted, so each request (a group) gets its own counts
+even when several share a transaction (``hookrelay.queue.group_commit``). Shared by both
+stores: only the placeholder differs (``?`` for sqlite3, ``%s`` for psycopg).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ _INSERT_MANY = """
 INSERT INTO deliveries ({columns}, state, attempts, created_at, next_attempt_at)
 SELECT {values}, 'pending', 0, {{now}}, {{now}}
 FROM (VALUES {{rows}}) AS v
-WHERE NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.{key})
+WHERE v.{key} IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM delivered_keys WHERE delivered_keys.dedupe_key = v.{key})
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING dedupe_key
 """.format(  # noqa: S608 - the names of NewDelivery's fields only
@@ -36,10 +42,15 @@ RETURNING dedupe_key
     columns=", ".join(NEW_COLUMNS),
     values=", ".join(f"column{n}" for n in range(1, _COLUMNS + 1)),
 )
-ROWS_A_STATEMENT = 1000  # 12,000 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
+ROWS_A_STATEMENT = 1024  # 12,288 parameters: within SQLite's 32,766 and PostgreSQL's 65,535
 
 
-@functools.lru_cache(maxsize=64)
+def _shape(count: int) -> int:
+    """The row count of the statement that inserts ``count`` commits: the next power of two."""
+    return 1 << (count - 1).bit_length()
+
+
+@functools.lru_cache(maxsize=16)
 def _statement(rows: int, placeholder: str) -> str:
     row = "(" + ", ".join([placeholder] * _COLUMNS) + ")"
     return _INSERT_MANY.format(now=placeholder, rows=", ".join([row] * rows))
@@ -56,7 +67,9 @@ def insert_groups(
         parameters: list[Any] = [now, now]
         for item in piece:
             parameters += new_delivery_row(item)
-        cursor = db.execute(_statement(len(piece), placeholder), parameters)
+        rows = _shape(len(piece))
+        parameters += [None] * (_COLUMNS * (rows - len(piece)))
+        cursor = db.execute(_statement(rows, placeholder), parameters)
         inserted.update(row[0] for row in cursor.fetchall())
     return inserted
 

@@ -103,6 +103,16 @@ def test_a_delivered_commit_stays_deduped(store: QueueStore) -> None:
     assert store.lease(now=4.0, limit=10, lease_seconds=60) == []
 
 
+@pytest.mark.parametrize("count", [1, 3, 1024, 1500], ids=lambda n: f"{n}-commits")
+def test_enqueue_of_any_size_queues_exactly_its_commits(store: QueueStore, count: int) -> None:
+    """Batches of any size (statements are padded to a power of two of rows) queue exactly
+    their commits, with no row for the padding, and count a second enqueue as duplicates."""
+    batch = [new_delivery(number) for number in range(count)]
+    assert store.enqueue(batch, now=1.0).queued == count
+    assert store.counts()[State.PENDING] == sum(store.counts().values()) == count
+    assert store.enqueue(batch[: count // 2 + 1], now=2.0).duplicates == count // 2 + 1
+
+
 def test_enqueue_nothing(store: QueueStore) -> None:
     """An empty batch queues nothing and is not an error."""
     result = store.enqueue([], now=1.0)
