@@ -16,7 +16,6 @@ from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.tracker_api import Delivered, Outcome, RetryLater, TrackerTarget
 from hookrelay.hooks.deadline import DeadlinePoster, deadline_timeout
 from hookrelay.tracker.client import TrackerClient, make_http_client
-from tests.hooks.repos import GitWorld, install
 from tests.hooks.trickle import trickling_tracker
 from tests.support.recorder import Recorder
 
@@ -24,8 +23,6 @@ COMMIT = SourceCommit.of(commit_id="abc", message="[#1] one", author="Ada")
 #: Slack for a loaded machine: far below the minute a trickle lasts.
 SLACK = 8.0
 PARTS = ["status", "headers", "body"]
-#: The foreground budget of the pushes below (the shell form counts whole seconds).
-BUDGET = 3
 
 
 @contextmanager
@@ -65,42 +62,3 @@ def test_a_post_in_time_is_not_cut(recorder: Recorder) -> None:
         outcomes = [poster.post(COMMIT, within=1.0) for _ in range(3)]
     assert outcomes == [Delivered(200)] * 3
     assert recorder.connections == 1
-
-
-# Whether the commit stays spooled, by form and trickled part. After a whole "200 OK" status
-# line curl reports the 200 (Tracker has the commit: sent), while httpx sees no status before
-# the headers end and keeps the commit to post again: a possible duplicate, never a loss.
-STAYS_SPOOLED = {
-    ("shell", "status"): True,
-    ("python", "status"): True,
-    ("shell", "headers"): False,
-    ("python", "headers"): True,
-    ("shell", "body"): False,
-    ("python", "body"): False,
-}
-
-
-@pytest.mark.parametrize("part", PARTS, ids=PARTS)
-def test_a_trickling_tracker_holds_a_push_no_longer_than_the_budget(
-    git_world: GitWorld, form: str, part: str
-) -> None:
-    """With a 3-second foreground budget, a Tracker trickling its answer (status line, headers
-    or body) holds the push about the budget plus one post's deadline, not the minute it
-    trickles; a commit with no status known stays spooled and is logged as waiting."""
-    with trickling_tracker(part) as tracker:
-        url = f"{tracker.url}/services/v3"
-        install("git", git_world.server, form, url, "--foreground-seconds", str(BUDGET))
-        git_world.commit("[#1] slow Tracker")
-        started = time.monotonic()
-        said = git_world.push("main")
-        took = time.monotonic() - started
-    assert took < BUDGET + 1 + SLACK, said
-    spooled = list((git_world.state() / "spool").iterdir())
-    log = (git_world.state() / "hookrelay.log").read_text()
-    if STAYS_SPOOLED[form, part]:
-        assert len(spooled) == 1
-        assert "spooled for the next run" in said
-        assert "waiting" in log
-    else:
-        assert spooled == []
-        assert "1 sent" in said
