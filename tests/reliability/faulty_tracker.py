@@ -15,13 +15,14 @@ import email.utils
 import json
 import random
 import socket
-import struct
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from tests.tracker.rawserver import read_request, reset
 
 # Fault name -> weight. The slow ones (each holds a post until its deadline) are rarer, so the
 # whole run fits in CI; every kind still happens dozens of times.
@@ -82,27 +83,6 @@ class FaultyTracker:
             return fault
 
 
-def _read_request(connection: socket.socket) -> bytes | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return None
-        body += chunk
-    return body
-
-
 def _answer(status: str, body: bytes, *headers: str) -> bytes:
     lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", *headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
@@ -118,9 +98,10 @@ def _trickle(connection: socket.socket, data: bytes, stop: threading.Event) -> N
 
 def _serve(tracker: FaultyTracker, connection: socket.socket) -> bool:
     """Answer one request; whether the connection stays open for the next."""
-    body = _read_request(connection)
-    if body is None:
+    request = read_request(connection)
+    if request is None:
         return False
+    body = request.partition(b"\r\n\r\n")[2]
     commit_id = str(json.loads(body)["source_commit"]["commit_id"])
     fault = tracker.fault_for(commit_id)
     if fault is None:
@@ -141,7 +122,7 @@ def _serve(tracker: FaultyTracker, connection: socket.socket) -> bool:
         connection.sendall(_answer("429 Too Many Requests", b"", f"Retry-After: {when}"))
         return True
     if fault == "reset":
-        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        reset(connection)
         return False
     if fault == "hang":
         tracker.stopping.wait(tracker.hang_seconds)

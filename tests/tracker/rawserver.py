@@ -35,7 +35,8 @@ def reset(connection: socket.socket) -> None:
     connection.close()
 
 
-def _read_request(connection: socket.socket) -> bytes | None:
+def read_request(connection: socket.socket) -> bytes | None:
+    """One whole HTTP/1.1 request (head and Content-Length body), or None if the peer hung up."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = connection.recv(65536)
@@ -68,7 +69,7 @@ def running_raw_server(answer: Answer) -> Iterator[RawServer]:
         with connection:
             while True:
                 try:
-                    request = _read_request(connection)
+                    request = read_request(connection)
                 except OSError:
                     return
                 if request is None:
