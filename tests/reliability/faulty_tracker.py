@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from tests.tracker.rawserver import read_request, reset
+from tests.tracker.rawserver import reset, running_raw_server
 
 # Fault name -> weight. The slow ones (each holds a post until its deadline) are rarer, so the
 # whole run fits in CI; every kind still happens dozens of times.
@@ -96,11 +96,8 @@ def _trickle(connection: socket.socket, data: bytes, stop: threading.Event) -> N
         time.sleep(0.05)
 
 
-def _serve(tracker: FaultyTracker, connection: socket.socket) -> bool:
+def _serve(tracker: FaultyTracker, connection: socket.socket, request: bytes) -> bool:
     """Answer one request; whether the connection stays open for the next."""
-    request = read_request(connection)
-    if request is None:
-        return False
     body = request.partition(b"\r\n\r\n")[2]
     commit_id = str(json.loads(body)["source_commit"]["commit_id"])
     fault = tracker.fault_for(commit_id)
@@ -145,35 +142,17 @@ def faulty_tracker(
     *, refused: frozenset[str], failure_rate: float, hang_seconds: float, seed: int = 0
 ) -> Iterator[FaultyTracker]:
     """Run the stand-in on a free loopback port until the block ends."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    tracker = FaultyTracker(
-        listener.getsockname()[1], refused, failure_rate, hang_seconds, seed=seed
-    )
+    tracker = FaultyTracker(0, refused, failure_rate, hang_seconds, seed=seed)
 
-    def serve_connection(connection: socket.socket) -> None:
-        with connection:
-            try:
-                while not tracker.stopping.is_set() and _serve(tracker, connection):
-                    pass
-            except (OSError, ValueError, KeyError):
-                return  # the relay hung up (or died) mid-answer
+    def answer(connection: socket.socket, request: bytes) -> bool:
+        try:
+            return not tracker.stopping.is_set() and _serve(tracker, connection, request)
+        except (ValueError, KeyError):
+            return False  # not a source_commit: hang up
 
-    def accept_forever() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve_connection, args=(connection,), daemon=True).start()
-
-    thread = threading.Thread(target=accept_forever, daemon=True)
-    thread.start()
-    try:
-        yield tracker
-    finally:
-        tracker.stopping.set()
-        listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
-        thread.join(5)
+    with running_raw_server(answer, backlog=128) as server:
+        tracker.port = int(server.url.rsplit(":", 1)[1])
+        try:
+            yield tracker
+        finally:
+            tracker.stopping.set()

@@ -58,11 +58,11 @@ def read_request(connection: socket.socket) -> bytes | None:
 
 
 @contextmanager
-def running_raw_server(answer: Answer) -> Iterator[RawServer]:
+def running_raw_server(answer: Answer, *, backlog: int = 16) -> Iterator[RawServer]:
     """Serve on 127.0.0.1 (free port), answering every request with ``answer``."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    listener.listen()
+    listener.listen(backlog)
     server = RawServer(url=f"http://127.0.0.1:{listener.getsockname()[1]}")
 
     def serve_connection(connection: socket.socket) -> None:
