@@ -26,21 +26,12 @@ def deadline_timeout(seconds: float, *, connect: float = 3.0) -> httpx.Timeout:
 
 
 class DeadlinePoster:
-    """Posts commits with ``client``, each within a deadline of its own.
-
-    A context manager, so a caller holds it as long as the client it posts with.
-    """
+    """Posts commits with ``client``, each within a deadline of its own."""
 
     def __init__(self, client: TrackerClient) -> None:
         """Post with ``client`` (one made by ``make_http_client``, whose transport keeps the
         deadline)."""
         self._client = client
-
-    def __enter__(self) -> DeadlinePoster:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
     def post(self, commit: SourceCommit, *, within: float) -> Outcome:
         """Post ``commit``; a post not done ``within`` seconds is ``RetryLater``."""

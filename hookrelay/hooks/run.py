@@ -194,8 +194,7 @@ def _poster(settings: HookSettings, *, connect: float) -> Iterator[DeadlinePoste
 
     with make_http_client(deadline_timeout(POST_DEADLINE, connect=connect)) as http:
         client = TrackerClient(http, settings.target, settings.token, answer_within=POST_DEADLINE)
-        with DeadlinePoster(client) as poster:
-            yield poster
+        yield DeadlinePoster(client)
 
 
 def _hand_off(system: HookSystem, spool: Spool, log: HookLog, waiting: int) -> bool:

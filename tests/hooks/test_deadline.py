@@ -30,8 +30,7 @@ def poster_to(url: str) -> Iterator[DeadlinePoster]:
     """The hook's poster to ``url`` (a v3 target), as ``hookrelay.hooks.run`` builds it."""
     with make_http_client(deadline_timeout(30.0)) as http:
         client = TrackerClient(http, TrackerTarget.parse(f"{url}/services/v3"), "t0k3n")
-        with DeadlinePoster(client) as poster:
-            yield poster
+        yield DeadlinePoster(client)
 
 
 def timed_post(poster: DeadlinePoster, within: float) -> tuple[Outcome, float]:

@@ -36,8 +36,7 @@ def client(recorder: Recorder) -> Iterator[DeadlinePoster]:
     """The hook's poster (a Tracker client with a whole-request deadline) to the recorder."""
     with make_http_client() as http:
         tracker = TrackerClient(http, TrackerTarget.parse(f"{recorder.url}/services/v3"), "t")
-        with DeadlinePoster(tracker) as poster:
-            yield poster
+        yield DeadlinePoster(tracker)
 
 
 def spool_of(tmp_path: Path, *ids: str) -> Spool:
