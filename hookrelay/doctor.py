@@ -11,7 +11,6 @@ target, or this hookrelay's own Tracker-compatible ingest).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,11 +22,9 @@ import httpx
 from hookrelay.core.text import one_line
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
 from hookrelay.exceptions import ConfigError, HookrelayError, StoreError
-from hookrelay.hooks.git_reader import open_repository
-from hookrelay.hooks.installer import is_ours
 from hookrelay.hooks.settings import parse_conf
 from hookrelay.hooks.svn_reader import CONF_NAME
-from hookrelay.listening import url_host
+from hookrelay.listening import is_loopback, url_host
 from hookrelay.queue import State, open_store
 from hookrelay.queue.migrations import LATEST_VERSION
 from hookrelay.settings import Settings, load_settings
@@ -135,7 +132,7 @@ def _routes(settings: Settings) -> list[tuple[str, TrackerTarget, str | None]]:
 def check_trackers(settings: Settings, http: httpx.Client) -> Iterator[Check]:
     """Every target answers, and accepts every token configured for it (``GET /me``)."""
     if "tracker_url" not in settings.model_fields_set:
-        if settings.emulator or _loopback(settings.host):
+        if settings.emulator or is_loopback(settings.host):
             yield Check.passed(
                 "Tracker: none configured, so serve delivers to its built-in emulator (a demo)",
             )
@@ -192,20 +189,11 @@ def _check_token(http: httpx.Client, target: TrackerTarget, token: str, whose: s
     )
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_secret(settings: Settings) -> Check:
     """A webhook secret is set whenever serve listens beyond loopback."""
     if settings.github_secret is not None:
         return Check.passed("webhook secret set (pushes must be signed)")
-    if _loopback(settings.host):
+    if is_loopback(settings.host):
         return Check.passed(f"webhook secret not needed: serve listens on {settings.host} only")
     return Check.failed(
         f"webhook secret set: serve listens on {settings.host} and takes unsigned pushes",
@@ -235,6 +223,10 @@ def check_dead_letters(database_url: str) -> Check:
 
 def check_repository(path: Path, settings: Settings) -> Check:
     """The repository's hook is installed, executable, and posts where the settings say."""
+    # GitPython is loaded only when a repository is checked: doctor runs where git is not
+    # installed (the image) for every other check.
+    from hookrelay.hooks.installer import is_ours  # noqa: PLC0415
+
     try:
         hook, url = _hook_of(path)
     except HookrelayError as exc:
@@ -285,6 +277,8 @@ def _hook_of(path: Path) -> tuple[Path, str]:
 
     if not path.is_dir():
         raise HookrelayError(f"{path} is not a folder")
+    from hookrelay.hooks.git_reader import open_repository  # noqa: PLC0415 - see check_repository
+
     repo: Any = open_repository(path)
     with repo:
         name = "post-receive" if repo.bare else "post-commit"

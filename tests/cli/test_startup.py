@@ -237,6 +237,15 @@ def test_serve_deliveries_and_worker_run_without_git(
         assert worker.stop() == 0
 
 
+def test_doctor_runs_without_git(no_git_env: dict[str, str], tmp_path: Path) -> None:
+    """`doctor` checks a setup with no git on PATH (as in the image): its lines, not a complaint
+    about git, since no repository was named."""
+    result = run_script("doctor", env=no_git_env, cwd=tmp_path)
+    assert result.returncode in {0, 1}, result.stderr
+    assert "git is not installed" not in result.stderr
+    assert "settings" in result.stdout.lower()
+
+
 def test_emulate_runs_without_git(no_git_env: dict[str, str], tmp_path: Path) -> None:
     """`emulate` serves Tracker's API with no git on PATH."""
     with running_script("emulate", "--port", "0", env=no_git_env, cwd=tmp_path) as emulate:
