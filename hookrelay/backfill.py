@@ -18,7 +18,6 @@ lines); ``--since`` bounds a backfill of a repository whose log has rotated away
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import subprocess
@@ -30,6 +29,7 @@ from typing import Any
 
 import git
 
+from hookrelay.core.branches import branch_relays
 from hookrelay.core.routing import Routing, plan_push
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.exceptions import InputError, RepositoryError
@@ -95,10 +95,6 @@ def hook_accounted(state: Path) -> set[str]:
     return accounted
 
 
-def _wanted(branch: str, globs: Sequence[str]) -> bool:
-    return not globs or any(fnmatch.fnmatchcase(branch, glob) for glob in globs)
-
-
 def git_history_ids(
     repository: Path, *, branches: Sequence[str] = (), since: str | None = None
 ) -> tuple[list[tuple[str, str]], Path, str]:
@@ -114,7 +110,7 @@ def git_history_ids(
     heads = {}
     for ref in _git_lines(repo, "for-each-ref", "--format=%(refname)", "refs/heads/"):
         name = ref.removeprefix("refs/heads/")
-        if _wanted(name, branches):
+        if branch_relays(name, branches):
             heads[name] = ref
     template = str(repo.git.config("--get", "hookrelay.commiturl", with_exceptions=False))
     if not heads:

@@ -21,12 +21,12 @@ whose unique dedupe key is target + token fingerprint + commit id.
 from __future__ import annotations
 
 import enum
-import fnmatch
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from hookrelay.core.branches import branch_relays
 from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.text import shorten
@@ -109,7 +109,7 @@ class Route:
 
     def relays(self, branch: str) -> bool:
         """Whether commits pushed to ``branch`` are relayed (no globs: every branch)."""
-        return not self.branches or any(fnmatch.fnmatchcase(branch, g) for g in self.branches)
+        return branch_relays(branch, self.branches)
 
 
 @dataclass(frozen=True, slots=True)

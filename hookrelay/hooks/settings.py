@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
+from hookrelay.core.branches import branch_relays
 from hookrelay.core.tracker_api import TrackerTarget, is_usable_token
 from hookrelay.exceptions import ConfigError
 
@@ -83,8 +83,7 @@ class HookSettings:
             return True
         if not ref.startswith("refs/heads/"):
             return False
-        name = ref.removeprefix("refs/heads/")
-        return any(fnmatchcase(name, pattern) for pattern in self.branches)
+        return branch_relays(ref.removeprefix("refs/heads/"), self.branches)
 
 
 def check_token(token: str) -> None:
