@@ -27,13 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import git
-
 from hookrelay.core.branches import branch_relays
 from hookrelay.core.routing import Routing, plan_push
 from hookrelay.core.webhooks import Push, PushedCommit
 from hookrelay.exceptions import InputError, RepositoryError
-from hookrelay.hooks import git_reader, svn_reader
+from hookrelay.hooks import svn_reader
 from hookrelay.hooks.commit_text import CommitText, commit_url, read_git_commit
 from hookrelay.hooks.settings import parse_conf
 from hookrelay.queue.store import NewDelivery
@@ -105,6 +103,10 @@ def git_history_ids(
     ``since`` is a revision (only commits it does not reach) or a date git reads
     (``2026-01-31``, ``3 weeks ago``).
     """
+    # GitPython (and so git) is loaded only for a git history: backfill svn runs without git.
+    import git  # noqa: PLC0415
+
+    from hookrelay.hooks import git_reader  # noqa: PLC0415
 
     repo = git_reader.open_repository(repository)
     heads = {}
@@ -146,6 +148,7 @@ def _git_date(repo: Any, text: str) -> str:
 
 
 def _git_lines(repo: Any, *args: str) -> list[str]:
+    import git  # noqa: PLC0415 - see git_history_ids
 
     try:
         output = repo.git.execute(["git", *args])
@@ -160,6 +163,7 @@ def read_git_history(
     repository: Path, listed: Sequence[tuple[str, str]], url_template: str
 ) -> Iterator[HistoryCommit]:
     """Read each listed commit's text, in order."""
+    from hookrelay.hooks import git_reader  # noqa: PLC0415 - see git_history_ids
 
     repo = git_reader.open_repository(repository)
     for commit_id, branch in listed:

@@ -246,6 +246,15 @@ def test_doctor_runs_without_git(no_git_env: dict[str, str], tmp_path: Path) -> 
     assert "settings" in result.stdout.lower()
 
 
+def test_backfill_svn_runs_without_git(no_git_env: dict[str, str], tmp_path: Path) -> None:
+    """`backfill svn` reads no git repository, so it needs no git: a folder that is not a
+    Subversion repository gets its own one-line error, not one about git."""
+    result = run_script("backfill", "svn", str(tmp_path), env=no_git_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "git is not installed" not in result.stderr
+    assert str(tmp_path) in result.stderr
+
+
 def test_emulate_runs_without_git(no_git_env: dict[str, str], tmp_path: Path) -> None:
     """`emulate` serves Tracker's API with no git on PATH."""
     with running_script("emulate", "--port", "0", env=no_git_env, cwd=tmp_path) as emulate:
