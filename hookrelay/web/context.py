@@ -14,8 +14,6 @@ from hookrelay.web.body import BodyBudget, OffLoop
 
 __all__ = ["RelayContext"]
 
-_PIECE = 1000  # rows a push writes in one go
-
 
 @dataclass(frozen=True, slots=True)
 class RelayContext:
@@ -33,18 +31,15 @@ class RelayContext:
     def queue(self, plan: Plan) -> EnqueueResult:
         """Queue ``plan``'s deliveries (durable on return) and count what was queued and skipped.
 
-        Blocking (the stores are synchronous): routes call it from a worker thread. A big plan
-        is written in pieces, so the pushes arriving meanwhile are not held behind it; a push
-        whose later piece fails is answered 503 and its forge's redelivery finds the earlier
-        pieces already queued (the dedupe key), so nothing is lost or queued twice.
+        Blocking (the stores are synchronous): routes call it from a worker thread. A big push
+        comes as several plans (``plan_push_in_pieces``), so the pushes arriving meanwhile are
+        not held behind it; a push whose later piece fails is answered 503 and its forge's
+        redelivery finds the earlier pieces already queued (the dedupe key), so nothing is lost
+        or queued twice.
         """
-        queued = duplicates = 0
-        deliveries = plan.deliveries
-        for start in range(0, len(deliveries), _PIECE):
-            piece = self.writer.enqueue(deliveries[start : start + _PIECE], now=self.clock())
-            queued += piece.queued
-            duplicates += piece.duplicates
-        result = EnqueueResult(queued=queued, duplicates=duplicates)
+        result = EnqueueResult(queued=0, duplicates=0)
+        if plan.deliveries:
+            result = self.writer.enqueue(plan.deliveries, now=self.clock())
         self.metrics.queued.inc(result.queued)
         for reason, count in plan.skipped.items():
             self.metrics.skipped.labels(reason=reason.value).inc(count)
