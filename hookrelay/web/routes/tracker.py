@@ -28,7 +28,7 @@ from hookrelay.core.ingest import Ingested, ingest_form, ingest_v3_xml, ingest_v
 from hookrelay.core.routing import plan_source_commit
 from hookrelay.core.source_commit import render_v3_xml
 from hookrelay.exceptions import UnsupportedMediaType
-from hookrelay.web.body import read_limited_body
+from hookrelay.web.body import budgeted_body
 from hookrelay.web.browsers import refuse_browser_request
 from hookrelay.web.deps import ContextDep
 from hookrelay.web.errors import AnswerStyle, answer_errors_as
@@ -93,21 +93,22 @@ async def _ingest(
         # Only a form can still bring a token: nothing else is read from a caller without one.
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
     limit = min(context.settings.max_body_bytes, context.settings.ingest_max_body_bytes)
-    body = await read_limited_body(request, limit)
-    token, ingested = offered, None
-    if _is_form(_media_type(request), body):
-        form = ingest_form(body)
-        refuse_unusable_token(form.token, "the token form field")
-        token, ingested = token or form.token, form.ingested
-    if not token:
-        # Tracker answers a request without a token 401, and so does its stand-in.
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
-    if ingested is None:
-        # Reading (and repairing) up to a megabyte takes a while: never on the event loop.
-        ingested = await run_in_threadpool(read, body)
-    target = context.routing.default.target
-    await get_token_gate(request).admit(token, target, len(body))
-    return await _queue(endpoint, ingested, context, token)
+    # Within the body budget all requests share, held until the commit is queued (as webhooks).
+    async with budgeted_body(request, limit, context.body_budget) as body:
+        token, ingested = offered, None
+        if _is_form(_media_type(request), body):
+            form = ingest_form(body)
+            refuse_unusable_token(form.token, "the token form field")
+            token, ingested = token or form.token, form.ingested
+        if not token:
+            # Tracker answers a request without a token 401, and so does its stand-in.
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "no X-TrackerToken header")
+        if ingested is None:
+            # Reading (and repairing) up to a megabyte takes a while: never on the event loop.
+            ingested = await run_in_threadpool(read, body)
+        target = context.routing.default.target
+        await get_token_gate(request).admit(token, target, len(body))
+        return await _queue(endpoint, ingested, context, token)
 
 
 async def _queue(endpoint: str, ingested: Ingested, context: ContextDep, token: str) -> Ingested:
