@@ -1,5 +1,6 @@
-"""The core does no I/O: it imports only the standard library's pure modules, defusedxml and
-hookrelay's own core and exceptions, and calls nothing that reads the outside world."""
+"""The core does no I/O: it imports only the standard library's pure modules, defusedxml,
+msgspec (typed JSON decoding) and hookrelay's own core and exceptions, and calls nothing that
+reads the outside world."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ PURE_STDLIB = [
     "unicodedata",
     "urllib",
 ]
-ALLOWED = {*PURE_STDLIB, "defusedxml", "hookrelay"}
+ALLOWED = {*PURE_STDLIB, "defusedxml", "msgspec", "hookrelay"}
 ALLOWED_HOOKRELAY = ("hookrelay.core", "hookrelay.exceptions")
 # Calls that read the outside world even without an import: files, the clock, the terminal.
 FORBIDDEN_CALLS = {"open", "input", "print", "now", "utcnow", "today", "time", "monotonic"}
