@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="port serve listens on (0: any free)")
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    access_log: bool = Field(
+        default=False,
+        description="a line per HTTP request (refusals and pushes are logged either way)",
+    )
     concurrency: int = Field(4, ge=1, le=256, description="deliveries in flight at once")
     poll_interval: float = Field(1.0, gt=0, description="seconds between looks at an idle queue")
     lease_seconds: float = Field(60.0, gt=0, description="how long a delivery is held by a worker")

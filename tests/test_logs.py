@@ -182,6 +182,7 @@ def test_a_running_server_writes_no_part_of_a_query_token(tmp_path: Path) -> Non
     env = {
         "HOOKRELAY_DATABASE_URL": f"sqlite:///{tmp_path / 'q.db'}",
         "HOOKRELAY_TRACKER_URL": "http://127.0.0.1:9/services/v5",
+        "HOOKRELAY_ACCESS_LOG": "true",  # off by default; where a URL's token could show
     }
     with hookrelay_serve(env) as serve:
         for value in ("abc;LEAKONE", "abc%22LEAKTWO", "abc'LEAKTHREE"):

@@ -78,7 +78,8 @@ def test_no_token_is_said_plainly_and_hook_urls_with_a_token_still_work(tmp_path
             f'tracker_url = "{tracker.v5_url}"\n'
             f'database_url = "sqlite:///{tmp_path / "queue.db"}"\n'
             f"github_secret = {json.dumps(SECRET)}\n"
-            "poll_interval = 0.05\n",
+            "poll_interval = 0.05\n"
+            "access_log = true\n",  # the request line is where a URL's token could show
             encoding="utf-8",
         )
         with hookrelay_serve({}, "--config", str(config)) as serve:
