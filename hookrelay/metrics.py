@@ -43,6 +43,11 @@ class RelayMetrics:
         self.queue_depth = Gauge(
             "hookrelay_queue_depth", "Queued commits by state", ["state"], registry=r
         )
+        self.inbox_pushes = Gauge(
+            "hookrelay_inbox_pushes",
+            "Pushes kept in the inbox under load, not yet expanded into queued commits",
+            registry=r,
+        )
         self.oldest_pending_age = Gauge(
             "hookrelay_oldest_pending_age_seconds",
             "Age of the oldest commit not yet delivered or dead",

@@ -31,7 +31,13 @@ from hookrelay.core.messages import parse_message
 from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.text import shorten
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
-from hookrelay.core.webhooks import Push, WebhookEvent, decode_webhook, verify_webhook
+from hookrelay.core.webhooks import (
+    Push,
+    PushedCommit,
+    WebhookEvent,
+    decode_webhook,
+    verify_webhook,
+)
 from hookrelay.exceptions import InputError, SignatureError
 
 __all__ = [
@@ -47,6 +53,7 @@ __all__ = [
     "plan_push_in_pieces",
     "plan_source_commit",
     "read_webhook",
+    "tally_push",
 ]
 
 _SUMMARY_LENGTH = 120
@@ -212,12 +219,9 @@ def plan_push_in_pieces(
         skipped: Counter[SkipReason] = Counter()
         deliveries = []
         for commit in push.commits[start : start + size]:
-            if not route.relays(commit.branch):
-                skipped[SkipReason.BRANCH] += 1
-            elif not commit.distinct and not route.branches:
-                skipped[SkipReason.NOT_DISTINCT] += 1
-            elif not routing.all_commits and not parse_message(commit.message):
-                skipped[SkipReason.NO_STORY] += 1
+            reason = _skip_reason(commit, route, routing)
+            if reason is not None:
+                skipped[reason] += 1
             else:
                 if chosen is None:
                     known = _token(token, route, push.repository)
@@ -229,6 +233,37 @@ def plan_push_in_pieces(
                     )
                 )  # fmt: skip
         yield Plan(tuple(deliveries), skipped)
+
+
+def tally_push(
+    push: Push, routing: Routing, *, token: str | None = None
+) -> tuple[int, Counter[SkipReason]]:
+    """How many of ``push``'s commits its plan would queue, and what it would skip and why,
+    without making the deliveries (``plan_push``'s rules, and its ``InputError`` when a commit
+    should be queued but no Tracker token is known)."""
+    route = routing.route_for(push.repository)
+    relayed = 0
+    skipped: Counter[SkipReason] = Counter()
+    for commit in push.commits:
+        reason = _skip_reason(commit, route, routing)
+        if reason is None:
+            relayed += 1
+        else:
+            skipped[reason] += 1
+    if relayed:
+        _token(token, route, push.repository)
+    return relayed, skipped
+
+
+def _skip_reason(commit: PushedCommit, route: Route, routing: Routing) -> SkipReason | None:
+    """Why ``commit`` is not queued, or None when it is."""
+    if not route.relays(commit.branch):
+        return SkipReason.BRANCH
+    if not commit.distinct and not route.branches:
+        return SkipReason.NOT_DISTINCT
+    if not routing.all_commits and not parse_message(commit.message):
+        return SkipReason.NO_STORY
+    return None
 
 
 def plan_source_commit(

@@ -182,6 +182,31 @@ STEPS: tuple[Step, ...] = (
         sqlite=(),
         postgres=("CREATE INDEX deliveries_due_order ON deliveries (state, next_attempt_at, id)",),
     ),
+    Step(
+        version=6,
+        description="inbox: pushes accepted while the receiver was busy, not yet expanded",
+        # A push as read and checked (hookrelay.core.webhooks.encode_push) and the ?token= its
+        # hook URL carried; expanded into deliveries and deleted in one transaction
+        # (hookrelay.inbox).
+        sqlite=(
+            """
+            CREATE TABLE inbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                received_at REAL NOT NULL,
+                token TEXT,
+                push BLOB NOT NULL
+            )""",
+        ),
+        postgres=(
+            """
+            CREATE TABLE inbox (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                received_at double precision NOT NULL,
+                token text,
+                push bytea NOT NULL
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = max(step.version for step in STEPS)

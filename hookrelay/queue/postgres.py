@@ -47,6 +47,7 @@ _STATEMENTS = Statements.for_driver(
     record_one=RECORD_ONE_POSTGRES,
     record_writes_attempts=True,
     row_lock="FOR UPDATE SKIP LOCKED",
+    arrays=True,
 )
 
 

@@ -19,7 +19,14 @@ from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.operator_sql import Cursor, OperatorQueries, Transaction
 from hookrelay.queue.rows import COLUMNS, delivery_from_row, placeholders
-from hookrelay.queue.store import AttemptResult, Delivery, EnqueueResult, NewDelivery, State
+from hookrelay.queue.store import (
+    AttemptResult,
+    Delivery,
+    EnqueueResult,
+    InboxPush,
+    NewDelivery,
+    State,
+)
 
 __all__ = ["Cursor", "SqlStore", "Statements", "Transaction"]
 
@@ -80,6 +87,29 @@ SELECT COALESCE(SUM(LENGTH(body)), 0) FROM deliveries
 WHERE token_fingerprint = :token_fingerprint AND state IN ('pending', 'leased', 'waiting')
 """
 
+_ACCEPT = """
+INSERT INTO inbox (received_at, token, push) VALUES (:received_at, :token, :push)
+"""
+
+_INBOX = """
+SELECT id, received_at, token, push FROM inbox WHERE id > :after_id ORDER BY id
+LIMIT :limit
+"""
+
+_INBOX_COUNT = "SELECT COUNT(*) FROM inbox"
+
+_TAKE = "DELETE FROM inbox WHERE id = :id"
+
+# PostgreSQL's forms, a statement (a round trip) for all the pushes of a transaction.
+_ACCEPT_ARRAYS = """
+INSERT INTO inbox (received_at, token, push)
+SELECT :received_at, u.token, u.push
+FROM unnest(:tokens::text[], :pushes::bytea[]) WITH ORDINALITY AS u (token, push, n)
+ORDER BY u.n
+"""
+
+_TAKE_ARRAYS = "DELETE FROM inbox WHERE id = ANY(:ids::bigint[]) RETURNING id"
+
 
 @dataclass(frozen=True, slots=True)
 class Statements:
@@ -98,6 +128,11 @@ class Statements:
     keep_delivered_keys: str
     prune: str
     pending_bytes: str = ""
+    accept: str = ""
+    inbox: str = ""
+    inbox_count: str = ""
+    take: str = ""
+    arrays: bool = False
     placeholder: str = "?"
     record_writes_attempts: bool = False
 
@@ -110,11 +145,13 @@ class Statements:
         record_one: Mapping[str, str] = RECORD_ONE,
         record_writes_attempts: bool = False,
         row_lock: str = "",
+        arrays: bool = False,
     ) -> Statements:
         """The statements with ``:name`` placeholders, or ``%(name)s`` when ``pyformat``;
         ``record`` and ``record_one`` are the driver's forms of ``leases.py``'s statements
         recording results, which also write each result's attempt when
-        ``record_writes_attempts``."""
+        ``record_writes_attempts``; with ``arrays`` (PostgreSQL), the inbox's pushes are kept
+        and taken a transaction's worth in one statement."""
 
         def style(sql: str) -> str:
             return placeholders(sql, pyformat=pyformat)
@@ -133,6 +170,11 @@ class Statements:
             keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
             pending_bytes=style(_PENDING_BYTES),
+            accept=style(_ACCEPT_ARRAYS if arrays else _ACCEPT),
+            inbox=style(_INBOX),
+            inbox_count=style(_INBOX_COUNT),
+            take=style(_TAKE_ARRAYS if arrays else _TAKE),
+            arrays=arrays,
             placeholder="%s" if pyformat else "?",
             record_writes_attempts=record_writes_attempts,
         )
@@ -175,6 +217,58 @@ class SqlStore(OperatorQueries):
             with self._write() as db:
                 inserted = insert_groups(db, self._sql.placeholder, groups, now=now)
         return count_groups(groups, inserted)
+
+    def accept(self, pushes: Sequence[InboxPush], *, now: float) -> None:
+        """Keep ``pushes`` in the inbox, in one transaction; durable on return."""
+        if not pushes:
+            return
+        with self._write() as db:
+            if self._sql.arrays:
+                tokens = [push.token for push in pushes]
+                data = [push.push for push in pushes]
+                db.execute(self._sql.accept, {"received_at": now, "tokens": tokens, "pushes": data})
+                return
+            for push in pushes:
+                row = {"received_at": now, "token": push.token, "push": push.push}
+                db.execute(self._sql.accept, row)
+
+    def inbox(self, *, limit: int, after_id: int = 0) -> list[InboxPush]:
+        """Up to ``limit`` pushes waiting in the inbox with ids over ``after_id``, oldest first."""
+        with self._read() as db:
+            rows = db.execute(self._sql.inbox, {"after_id": after_id, "limit": limit}).fetchall()
+        return [
+            InboxPush(bytes(push), token, id=int(id_), received_at=float(received_at))
+            for id_, received_at, token, push in rows
+        ]
+
+    def inbox_count(self) -> int:
+        """How many pushes wait in the inbox."""
+        with self._read() as db:
+            row = db.execute(self._sql.inbox_count).fetchone()
+        return int(row[0]) if row else 0
+
+    def expand(
+        self, expanded: Sequence[tuple[int, Sequence[NewDelivery]]], *, now: float
+    ) -> list[EnqueueResult | None]:
+        """Take each inbox push out of the inbox and queue its deliveries, in one transaction;
+        None for a push another process took first (nothing is queued for it)."""
+        if not expanded:
+            return []
+        with self._write() as db:
+            if self._sql.arrays:
+                ids = [id_ for id_, _ in expanded]
+                gone = {row[0] for row in db.execute(self._sql.take, {"ids": ids}).fetchall()}
+                taken = [id_ in gone for id_, _ in expanded]
+            else:
+                taken = [
+                    db.execute(self._sql.take, {"id": id_}).rowcount == 1 for id_, _ in expanded
+                ]
+            groups = [items for (_, items), took in zip(expanded, taken, strict=True) if took]
+            inserted: set[str] = set()
+            if any(groups):
+                inserted = insert_groups(db, self._sql.placeholder, groups, now=now)
+        counted = iter(count_groups(groups, inserted))
+        return [next(counted) if took else None for took in taken]
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:
         """Lease up to ``limit`` due deliveries until ``now + lease_seconds``; count an attempt."""

@@ -34,6 +34,7 @@ __all__ = [
     "Delivery",
     "DeliveryFilter",
     "EnqueueResult",
+    "InboxPush",
     "NewDelivery",
     "Overview",
     "QueueStore",
@@ -120,6 +121,19 @@ class EnqueueResult:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxPush:
+    """A push accepted while the receiver was busy, durable but not yet expanded into
+    deliveries: the push as read and checked (``hookrelay.core.webhooks.encode_push``) and the
+    ``?token=`` its hook URL carried. ``id`` and ``received_at`` are the store's (0 until
+    stored)."""
+
+    push: bytes = field(repr=False)
+    token: str | None = field(repr=False)
+    id: int = 0
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One post of a delivery to Tracker: its number, when it ended, and what Tracker answered."""
 
@@ -195,6 +209,26 @@ class QueueStore(Protocol):
         self, groups: Sequence[Sequence[NewDelivery]], *, now: float
     ) -> list[EnqueueResult]:
         """Queue several groups of items in one transaction; one result per group, in order."""
+        ...
+
+    def accept(self, pushes: Sequence[InboxPush], *, now: float) -> None:
+        """Keep ``pushes`` in the inbox, in one transaction; durable on return."""
+        ...
+
+    def inbox(self, *, limit: int, after_id: int = 0) -> builtins.list[InboxPush]:
+        """Up to ``limit`` pushes waiting in the inbox with ids over ``after_id``, oldest first."""
+        ...
+
+    def inbox_count(self) -> int:
+        """How many pushes wait in the inbox."""
+        ...
+
+    def expand(
+        self, expanded: Sequence[tuple[int, Sequence[NewDelivery]]], *, now: float
+    ) -> builtins.list[EnqueueResult | None]:
+        """In one transaction, durable on return: take each inbox push (by id) out of the inbox
+        and queue its deliveries; for each, what was queued, or None if the push was no longer
+        there (another process expanded it) and nothing was queued for it."""
         ...
 
     def lease(self, *, now: float, limit: int, lease_seconds: float) -> list[Delivery]:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hookrelay import __version__
 from hookrelay.core.webhook_body import BIG_BODY_BYTES
+from hookrelay.inbox import Inbox
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import QueueStore
@@ -48,6 +49,7 @@ def create_app(
         body_budget=BodyBudget(settings.body_budget_bytes),
         off_loop=OffLoop(big=BIG_BODY_BYTES),
         writer=GroupCommit(store),
+        inbox=Inbox(store, clock=clock),
     )
     install_error_handlers(app)
     app.include_router(webhooks.router)

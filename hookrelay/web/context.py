@@ -1,4 +1,5 @@
-"""What the receiver's routes share: settings, routing table, store, metrics, clock, body budget."""
+"""What the receiver's routes share: settings, routing table, store, metrics, clock, body
+budget, and the inbox that pushes wait in while the receiver is busy."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hookrelay.core.routing import Plan, Routing, SkipReason
+from hookrelay.inbox import Inbox
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.group_commit import GroupCommit
 from hookrelay.queue.store import EnqueueResult, QueueStore
@@ -27,6 +29,7 @@ class RelayContext:
     body_budget: BodyBudget
     off_loop: OffLoop
     writer: GroupCommit
+    inbox: Inbox
 
     def queue(self, plan: Plan) -> EnqueueResult:
         """Queue ``plan``'s deliveries (durable on return) and count what was queued and skipped.

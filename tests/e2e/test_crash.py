@@ -9,6 +9,7 @@ leases expire, and Tracker keeps one comment per commit, as it always did.
 from __future__ import annotations
 
 import signal
+import socket
 from collections import Counter
 
 import httpx
@@ -123,3 +124,54 @@ def test_sigterm_finishes_posts_in_flight_and_releases_the_rest(database_url: st
         assert counts[State.DELIVERED] == CONCURRENCY
         assert counts[State.PENDING] == len(ids) - CONCURRENCY
         assert len(tracker.comments(project, story)) == CONCURRENCY
+
+
+def test_kill_9_with_pushes_in_the_inbox_then_restart_delivers_them_once(
+    database_url: str,
+) -> None:
+    """Pushes kept in the inbox under load (answered 202, not yet expanded) survive kill -9:
+    the restarted relay expands and delivers each commit once."""
+    with running_emulator() as tracker:
+        project = tracker.create_project("inbox-crash")
+        story = tracker.create_story(project, "Kept through kill -9", "feature")
+        env = _environment(database_url, tracker.v5_url, tracker.token)
+        ids = []
+        with hookrelay_serve(env) as first:
+            host, port = first.url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port))) as slow:
+                # A request still sending its body keeps the receiver busy, so the pushes
+                # below are kept in the inbox and the expander waits for it to end.
+                slow.sendall(
+                    b"POST /github HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
+                    b"X-GitHub-Event: push\r\nContent-Length: 1000\r\n\r\n{"
+                )
+                with httpx.Client(base_url=first.url, timeout=10) as client:
+                    for p in range(3):
+                        commit = pushed_commit(f"{p + 1:040x}", f"[#{story}] kept {p}")
+                        body = push_body([commit], branch=f"kept-{p}")
+                        answer = client.post(
+                            "/github", content=body, headers=signed_headers(body, "X-GitHub-Event")
+                        )
+                        assert answer.status_code == 202
+                        assert answer.json()["accepted"] == 1, answer.text
+                        assert "queued" not in answer.json()  # kept, not yet queued
+                        ids.append(commit["id"])
+                first.process.send_signal(signal.SIGKILL)
+                first.process.wait(10)
+        store = open_store(database_url)
+        try:
+            assert store.inbox_count() == 3
+            assert sum(store.counts().values()) == 0
+        finally:
+            store.close()
+        with hookrelay_serve(env) as second:
+            wait_until(
+                lambda: len(tracker.comments(project, story)) == len(ids),
+                30,
+                "every kept commit on the story",
+                every=0.05,
+            )
+            second.process.send_signal(signal.SIGTERM)
+            assert second.process.wait(30) == 0
+        comments = Counter(c["commit_identifier"] for c in tracker.comments(project, story))
+        assert comments == Counter(ids)

@@ -13,7 +13,7 @@ from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.exceptions import StoreError
 from hookrelay.queue import AttemptResult, Delivery, NewDelivery, QueueStore, State
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, SCHEMA_VERSION_SQLITE, STEPS
-from hookrelay.queue.store import public_view
+from hookrelay.queue.store import InboxPush, public_view
 from tests.queue.conftest import QueueDatabase
 
 TARGET = "http://127.0.0.1:9/services/v5"
@@ -637,3 +637,86 @@ def test_pending_bytes_counts_a_tokens_undelivered_bodies(store: QueueStore) -> 
     store.mark_dead(lease_one(store, now=3.0), now=3.0, error="HTTP 422")
     assert store.pending_bytes(fingerprint) == 100
     assert store.pending_bytes(token_fingerprint("another token")) == 0
+
+
+# --- the inbox: pushes kept while the receiver is busy ------------------------------------------
+
+
+def _kept(number: int, token: str | None = None) -> InboxPush:
+    return InboxPush(f"push {number} \x00\xff".encode(), token)
+
+
+def test_accepted_pushes_wait_in_the_inbox_oldest_first(store: QueueStore) -> None:
+    """Kept pushes come back byte for byte with their token and time, oldest first, paged."""
+    store.accept([_kept(1, "tok-1"), _kept(2)], now=100.0)
+    store.accept([_kept(3)], now=101.0)
+    assert store.inbox_count() == 3
+    first, second, third = store.inbox(limit=10)
+    assert (first.push, first.token, first.received_at) == (_kept(1).push, "tok-1", 100.0)
+    assert (second.push, second.token) == (_kept(2).push, None)
+    assert third.received_at == 101.0
+    assert first.id < second.id < third.id
+    assert [p.id for p in store.inbox(limit=1, after_id=first.id)] == [second.id]
+    assert store.list() == []  # nothing is queued for delivery until it is expanded
+
+
+def test_expand_queues_a_pushs_deliveries_and_takes_it_out(store: QueueStore) -> None:
+    """Expanding takes each push out of the inbox and queues its commits, counted per push."""
+    store.accept([_kept(1), _kept(2)], now=100.0)
+    one, two = store.inbox(limit=10)
+    store.enqueue([new_delivery(3)], now=100.0)
+    results = store.expand(
+        [(one.id, [new_delivery(1), new_delivery(2)]), (two.id, [new_delivery(3)])], now=200.0
+    )
+    assert [(r.queued, r.duplicates) for r in results if r is not None] == [(2, 0), (0, 1)]
+    assert store.inbox_count() == 0
+    assert sorted(d.commit_id for d in store.list()) == [
+        new_delivery(n).commit_id for n in (1, 2, 3)
+    ]
+    assert store.expand([(one.id, [new_delivery(9)])], now=300.0) == [None]
+    assert len(store.list()) == 3  # a push expanded already queues nothing more
+
+
+def test_a_push_with_nothing_to_queue_is_still_taken_out(store: QueueStore) -> None:
+    store.accept([_kept(1)], now=1.0)
+    (kept,) = store.inbox(limit=1)
+    (result,) = store.expand([(kept.id, [])], now=2.0)
+    assert result is not None
+    assert (result.queued, result.duplicates) == (0, 0)
+    assert store.inbox_count() == 0
+
+
+def test_two_expanders_expand_each_push_once(queue_database: QueueDatabase) -> None:
+    """Replicas expanding the same pushes at once: each push is taken by one of them, and its
+    commits are queued once."""
+    setup = queue_database.open()
+    setup.accept([_kept(n) for n in range(40)], now=1.0)
+    kept = setup.inbox(limit=100)
+    taken: list[list[int]] = [[], []]
+    stores = [queue_database.open(), queue_database.open()]
+    barrier = threading.Barrier(2)
+
+    def expand(index: int) -> None:
+        store = stores[index]
+        barrier.wait()
+        for push in kept:  # one push a transaction, both in the same order
+            result = store.expand([(push.id, [new_delivery(push.id)])], now=2.0)[0]
+            if result is not None:
+                taken[index].append(push.id)
+
+    threads = [threading.Thread(target=expand, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(taken[0] + taken[1]) == sorted(p.id for p in kept)
+    assert len(setup.list(limit=100)) == 40
+    assert setup.inbox_count() == 0
+
+
+def test_a_kept_push_survives_close_and_reopen(queue_database: QueueDatabase) -> None:
+    store = queue_database.open()
+    store.accept([_kept(7, "tok")], now=5.0)
+    store.close()
+    (kept,) = queue_database.open().inbox(limit=5)
+    assert (kept.push, kept.token) == (_kept(7).push, "tok")

@@ -232,7 +232,7 @@ def _pressure(
         body = bodies[index]
         with httpx.Client(timeout=600) as client:
             answer = client.post(f"{url}/github", content=body, headers=signed(body))
-        if answer.status_code == 202 and answer.json()["queued"] == commits_per_push:
+        if answer.status_code == 202 and answer.json()["accepted"] == commits_per_push:
             queued.append(index)
 
     def probe() -> None:

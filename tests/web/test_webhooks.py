@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
 from hookrelay.core.signatures import sign
+from hookrelay.inbox import Expander
 from tests.conftest import FIXTURES
+from tests.support.waiting import wait_until
 from tests.web.conftest import (
     SECRET,
     TOKEN,
@@ -120,6 +124,7 @@ def test_story_commits_queue_and_others_are_skipped(receiver: Receiver) -> None:
     assert answer.json() == {
         "event": "push",
         "repository": "octo/cat",
+        "accepted": 2,
         "queued": 2,
         "duplicates": 0,
         "skipped": 1,
@@ -231,3 +236,44 @@ def test_metrics_count_what_arrived(receiver: Receiver) -> None:
     assert "hookrelay_commits_queued_total 1.0" in text
     assert 'hookrelay_commits_skipped_total{reason="no_story"} 1.0' in text
     assert 'hookrelay_queue_depth{state="pending"} 1.0' in text
+
+
+def test_a_push_arriving_under_load_is_kept_then_expanded(receiver: Receiver) -> None:
+    """While another request is in flight, a push is answered as soon as it is kept in the
+    inbox: the answer says how many commits it relays, not yet what the queue made of them.
+    The expander then queues them, and a second copy of the push queues nothing more."""
+    host, port = receiver.url.removeprefix("http://").split(":")
+    received = receiver.metrics.received.labels(endpoint="github")
+    body = push_body(
+        [
+            pushed_commit("1" * 40, "[Finishes #101] first"),
+            pushed_commit("2" * 40, "no story here"),
+        ]
+    )
+    with socket.create_connection((host, int(port))) as slow:
+        # A request whose body is still arriving: the receiver is busy with it.
+        slow.sendall(
+            b"POST /github HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
+            b"X-GitHub-Event: push\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        wait_until(lambda: received._value.get() == 1, 10, "the slow request in flight")
+        answers = [
+            receiver.client.post("/github", content=body, headers=github_headers(body))
+            for _ in range(2)
+        ]
+    for answer in answers:
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {
+            "event": "push",
+            "repository": "octo/cat",
+            "accepted": 1,
+            "skipped": 1,
+            "skipped_reasons": {"no_story": 1},
+        }
+    assert receiver.queued() == 0
+    assert "hookrelay_inbox_pushes 2.0" in receiver.client.get("/metrics").text
+    Expander(receiver.store, receiver.settings.routing(), clock=time.time).expand_once()
+    assert "hookrelay_inbox_pushes 0.0" in receiver.client.get("/metrics").text
+    (queued,) = receiver.pending()
+    assert queued.commit_id == "1" * 40
+    assert queued.story_ids == (101,)

@@ -36,6 +36,7 @@ def _refresh_queue_gauges(context: RelayContext) -> None:
     counts = context.store.counts()
     for state, count in counts.items():
         context.metrics.queue_depth.labels(state=state.value).set(count)
+    context.metrics.inbox_pushes.set(context.store.inbox_count())
     oldest = context.store.oldest_due_created_at()
     age = 0.0 if oldest is None else max(0.0, context.clock() - oldest)
     context.metrics.oldest_pending_age.set(age)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
-from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook
-from hookrelay.core.webhooks import IgnoredEvent, Ping, Push
+from hookrelay.core.routing import SkipReason, plan_push_in_pieces, read_webhook, tally_push
+from hookrelay.core.webhooks import IgnoredEvent, Ping, Push, encode_push
+from hookrelay.queue.store import InboxPush
 from hookrelay.web.body import budgeted_body
 from hookrelay.web.browsers import refuse_browser_request
 from hookrelay.web.context import RelayContext
@@ -34,67 +33,110 @@ log = logging.getLogger("hookrelay.web")
 router = APIRouter(tags=["webhooks"])
 
 _ACCEPTED = status.HTTP_202_ACCEPTED
+_READ_ON_LOOP = 64 * 1024
 
-TokenQuery = Annotated[
-    str | None, Query(description="Tracker token for this hook's commits, as in Tracker's URL")
-]
+# ?token= is read from the request by _receive, not declared as a parameter: FastAPI's parameter
+# solving was a twentieth of the receiver's CPU per push. It is documented here instead.
+_TOKEN_PARAMETER = {
+    "parameters": [
+        {
+            "name": "token",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "Tracker token for this hook's commits, as in Tracker's URL",
+        }
+    ]
+}
 
 
 class WebhookAnswer(BaseModel):
-    """What became of a webhook: commits queued, already queued, and skipped by reason."""
+    """What became of a webhook: the commits it relays (``accepted``), and of those, when the
+    push was queued at once, how many were queued and how many were already queued (absent
+    when it was kept in the inbox, ``hookrelay.inbox``); and the commits skipped, by reason."""
 
     event: str
     repository: str = ""
-    queued: int = 0
-    duplicates: int = 0
+    accepted: int = 0
+    queued: int | None = None
+    duplicates: int | None = None
     skipped: int = 0
     skipped_reasons: dict[str, int] = {}
 
 
-async def _receive(endpoint: str, request: Request, token: str | None) -> Response:
+async def _receive(endpoint: str, request: Request) -> Response:
     # The hot path reads its context and body itself rather than through BodyDep/ContextDep:
     # FastAPI's dependency solving was a seventh of the receiver's CPU per push.
     context = await get_context(request)
+    token = request.query_params.get("token")
+    context.inbox.enter()
+    try:
+        return await _receive_body(endpoint, request, token, context)
+    finally:
+        context.inbox.leave()
+
+
+async def _receive_body(
+    endpoint: str, request: Request, token: str | None, context: RelayContext
+) -> Response:
     context.metrics.received.labels(endpoint=endpoint).inc()
     refuse_browser_request(request)  # a page's cross-site form, or DNS rebinding
     refuse_unusable_token(token, "?token=")  # the ingest's door (issue 8, points 6 and 9)
     limit = context.settings.max_body_bytes
+    headers = request.headers
     async with budgeted_body(request, limit, context.body_budget) as body:
-        # Verifying, decoding, planning and the durable write all run in a worker thread: a
-        # 25 MB push takes seconds of CPU and must not hold the event loop.
-        if token is None:
-            answer = await context.off_loop.run(
-                len(body), _handle, request.headers, body, context, token
-            )
+        size = len(body)
+        # A usual push (a few KB) is read on the event loop, in a fraction of a millisecond;
+        # a bigger one in a worker thread: a 25 MB push takes seconds of CPU.
+        if size <= _READ_ON_LOOP:
+            event = read_webhook(headers, body, context.routing)
         else:
-            # A ?token= that hookrelay does not know is asked of the Tracker target (I/O, on
-            # the loop) between decoding the push and queueing it.
-            event = await context.off_loop.run(
-                len(body), read_webhook, request.headers, body, context.routing
-            )
-            if isinstance(event, Push):
-                await admit_push(request, event, token, len(body))
-            answer = await context.off_loop.run(len(body), _answer, event, context, token)
+            event = await context.off_loop.run(size, read_webhook, headers, body, context.routing)
+        if isinstance(event, Ping):
+            log.info("ping from %s", event.forge, extra={"repository": event.repository})
+            answer = WebhookAnswer(event="ping", repository=event.repository)
+        elif isinstance(event, IgnoredEvent):
+            answer = WebhookAnswer(event=event.event)
+        else:
+            if token is not None:
+                # A ?token= that hookrelay does not know is asked of the Tracker target.
+                await admit_push(request, event, token, size)
+            refuse_unusable_commit_ids(event)
+            if context.inbox.should_keep(size):
+                answer = await _keep(event, context, token)
+            else:
+                # Planning and the durable write run in a worker thread.
+                answer = await context.off_loop.run(size, _queue, event, context, token)
     # Serialised here rather than validated again by FastAPI: the model is only ours.
-    return Response(answer.model_dump_json(), _ACCEPTED, media_type="application/json")
+    return Response(
+        answer.model_dump_json(exclude_none=True), _ACCEPTED, media_type="application/json"
+    )
 
 
-def _handle(
-    headers: Mapping[str, str], body: bytes, context: RelayContext, token: str | None
-) -> WebhookAnswer:
-    return _answer(read_webhook(headers, body, context.routing), context, token)
-
-
-def _answer(
-    event: Push | Ping | IgnoredEvent, context: RelayContext, token: str | None
-) -> WebhookAnswer:
-    if isinstance(event, Ping):
-        log.info("ping from %s", event.forge, extra={"repository": event.repository})
-        return WebhookAnswer(event="ping", repository=event.repository)
-    if isinstance(event, IgnoredEvent):
-        return WebhookAnswer(event=event.event)
-    refuse_unusable_commit_ids(event)
-    return _queue(event, context, token)
+async def _keep(push: Push, context: RelayContext, token: str | None) -> WebhookAnswer:
+    """Keep a push in the inbox (durable on return), to be planned and queued by the expander."""
+    accepted, skipped = tally_push(push, context.routing, token=token)
+    if accepted:
+        await context.inbox.keep(InboxPush(encode_push(push), token))
+    for reason, count in skipped.items():
+        context.metrics.skipped.labels(reason=reason.value).inc(count)
+    # Its info line, with what was queued, is the expander's (a log line was a twentieth of
+    # the receiver's CPU per push).
+    log.debug(
+        "push to %s %s: %d accepted (kept in the inbox), %d skipped",
+        push.repository or "?",
+        push.ref,
+        accepted,
+        skipped.total(),
+        extra={"forge": push.forge, "delivery": push.delivery_id or "-"},
+    )
+    return WebhookAnswer(
+        event="push",
+        repository=push.repository,
+        accepted=accepted,
+        skipped=skipped.total(),
+        skipped_reasons={reason.value: count for reason, count in skipped.items()},
+    )
 
 
 def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswer:
@@ -118,6 +160,7 @@ def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswe
     return WebhookAnswer(
         event="push",
         repository=push.repository,
+        accepted=queued + duplicates,
         queued=queued,
         duplicates=duplicates,
         skipped=skipped.total(),
@@ -125,19 +168,34 @@ def _queue(push: Push, context: RelayContext, token: str | None) -> WebhookAnswe
     )
 
 
-@router.post("/github", status_code=_ACCEPTED, response_model=WebhookAnswer)
-async def github(request: Request, token: TokenQuery = None) -> Response:
+@router.post(
+    "/github",
+    status_code=_ACCEPTED,
+    response_model=WebhookAnswer,
+    openapi_extra=_TOKEN_PARAMETER,
+)
+async def github(request: Request) -> Response:
     """A GitHub, Gitea, Forgejo or Gogs webhook (JSON or ``payload=`` form)."""
-    return await _receive("github", request, token)
+    return await _receive("github", request)
 
 
-@router.post("/services/v3/github_commits", status_code=_ACCEPTED, response_model=WebhookAnswer)
-async def tracker_github_commits(request: Request, token: TokenQuery = None) -> Response:
+@router.post(
+    "/services/v3/github_commits",
+    status_code=_ACCEPTED,
+    response_model=WebhookAnswer,
+    openapi_extra=_TOKEN_PARAMETER,
+)
+async def tracker_github_commits(request: Request) -> Response:
     """The same webhook at Tracker's own URL, ``?token=`` naming the Tracker token."""
-    return await _receive("github_commits", request, token)
+    return await _receive("github_commits", request)
 
 
-@router.post("/gitlab", status_code=_ACCEPTED, response_model=WebhookAnswer)
-async def gitlab(request: Request, token: TokenQuery = None) -> Response:
+@router.post(
+    "/gitlab",
+    status_code=_ACCEPTED,
+    response_model=WebhookAnswer,
+    openapi_extra=_TOKEN_PARAMETER,
+)
+async def gitlab(request: Request) -> Response:
     """A GitLab push hook, checked with ``X-Gitlab-Token`` when a secret is set."""
-    return await _receive("gitlab", request, token)
+    return await _receive("gitlab", request)
