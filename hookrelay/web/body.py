@@ -64,13 +64,40 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-@asynccontextmanager
-async def budgeted_body(request: Request, limit: int, budget: BodyBudget) -> AsyncIterator[bytes]:
+class budgeted_body:  # noqa: N801 - used as a function: async with budgeted_body(...) as body
     """The body, read up to ``limit`` bytes within its share of ``budget``, which is held
-    until the block ends (the request is answered)."""
-    declared = declared_length(request, limit)
-    async with budget.share(limit if declared is None else declared):
-        yield await read_limited_body(request, limit)
+    until the block ends (the request is answered).
+
+    A class rather than two nested generator-based context managers: every request passes
+    through here, and those were a twentieth of the receiver's CPU per push.
+    """
+
+    __slots__ = ("_budget", "_limit", "_request", "_share")
+
+    def __init__(self, request: Request, limit: int, budget: BodyBudget) -> None:
+        """Read ``request``'s body within ``limit`` and ``budget``."""
+        self._request = request
+        self._limit = limit
+        self._budget = budget
+        self._share = 0
+
+    async def __aenter__(self) -> bytes:
+        """Take the share (waiting for it if need be), then read the body."""
+        declared = declared_length(self._request, self._limit)
+        size = self._budget.size_of(self._limit if declared is None else declared)
+        await self._budget.take(size)
+        self._share = size
+        try:
+            return await read_limited_body(self._request, self._limit)
+        except BaseException:
+            self._budget.give_back(size)
+            self._share = 0
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Give the share back."""
+        self._budget.give_back(self._share)
+        self._share = 0
 
 
 class BodyBudget:
@@ -96,28 +123,39 @@ class BodyBudget:
     @asynccontextmanager
     async def share(self, size: int) -> AsyncIterator[None]:
         """Hold ``size`` bytes of the budget (at most the whole) while the block runs."""
-        size = max(0, min(size, self.total))
-        if self._free < size:
-            granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            entry = (size, granted)
-            self._waiting.append(entry)
-            try:
-                await granted
-            except asyncio.CancelledError:
-                if entry in self._waiting:
-                    self._waiting.remove(entry)
-                elif granted.done() and not granted.cancelled():
-                    self._give_back(size)  # granted just as it was cancelled
-                raise
-        else:
-            self._free -= size
+        size = self.size_of(size)
+        await self.take(size)
         try:
             yield
         finally:
-            self._give_back(size)
+            self.give_back(size)
 
-    def _give_back(self, size: int) -> None:
+    def size_of(self, size: int) -> int:
+        """The share a request of ``size`` bytes takes: at most the whole budget."""
+        return max(0, min(size, self.total))
+
+    async def take(self, size: int) -> None:
+        """Take ``size`` bytes (``size_of``), waiting until they are free; ``give_back`` them."""
+        if self._free >= size:
+            self._free -= size
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (size, granted)
+        self._waiting.append(entry)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+            elif granted.done() and not granted.cancelled():
+                self.give_back(size)  # granted just as it was cancelled
+            raise
+
+    def give_back(self, size: int) -> None:
+        """Return ``size`` bytes taken with ``take``, and let in the waiters they fit."""
         self._free += size
+        if not self._waiting:
+            return
         for entry in list(self._waiting):
             wanted, granted = entry
             if wanted <= self._free:
