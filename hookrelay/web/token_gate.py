@@ -99,14 +99,15 @@ class TokenGate:
             cache_seconds=settings.ingest_token_cache_seconds,
         )
 
-    async def admit(self, token: str, target: TrackerTarget, incoming_bytes: int) -> None:
-        """Let ``token`` queue ``incoming_bytes`` more for ``target``, or raise why not."""
+    async def admit(self, token: str, target: TrackerTarget, incoming_bytes: int) -> bool:
+        """Let ``token`` queue ``incoming_bytes`` more for ``target``, or raise why not; False
+        when it is let in on its unconfirmed share (what it queues must be counted at once)."""
         fingerprint = token_fingerprint(token)
         if fingerprint in self._known:
-            return
+            return True
         verdict = await self.verdict(token, target)
         if isinstance(verdict, Confirmed):
-            return
+            return True
         if isinstance(verdict, Denied):
             raise TokenRefused(verdict.reason)
         pending = await run_in_threadpool(self._store.pending_bytes, fingerprint)
@@ -115,6 +116,7 @@ class TokenGate:
                 f"token {fingerprint} could not be confirmed ({verdict.reason}) and already has"
                 f" {pending} bytes pending, its share is {self._share}; try again later"
             )
+        return False
 
     async def verdict(self, token: str, target: TrackerTarget) -> TokenVerdict:
         """What the target says of ``token``, from the cache while it is fresh."""
@@ -190,10 +192,12 @@ def refuse_unusable_commit_ids(push: Push) -> None:
             )
 
 
-async def admit_push(request: Request, push: Push, token: str | None, body_bytes: int) -> None:
-    """The door for a push: its commit ids, and a ``?token=`` the gate must admit."""
+async def admit_push(request: Request, push: Push, token: str | None, body_bytes: int) -> bool:
+    """The door for a push: its commit ids, and a ``?token=`` the gate must admit; False when
+    the token is let in on its unconfirmed share (``TokenGate.admit``)."""
     refuse_unusable_commit_ids(push)
     if token and push.commits:
         context = request.app.state.relay
         target = context.routing.route_for(push.repository).target
-        await get_token_gate(request).admit(token, target, body_bytes)
+        return await get_token_gate(request).admit(token, target, body_bytes)
+    return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -238,25 +240,32 @@ def test_metrics_count_what_arrived(receiver: Receiver) -> None:
     assert 'hookrelay_queue_depth{state="pending"} 1.0' in text
 
 
+@contextmanager
+def _busy(receiver: Receiver) -> Iterator[None]:
+    """The receiver busy with another request: one whose body is still arriving."""
+    host, port = receiver.url.removeprefix("http://").split(":")
+    received = receiver.metrics.received.labels(endpoint="github")
+    before = received._value.get()
+    with socket.create_connection((host, int(port))) as slow:
+        slow.sendall(
+            b"POST /github HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
+            b"X-GitHub-Event: push\r\nContent-Length: 1000\r\n\r\n{"
+        )
+        wait_until(lambda: received._value.get() == before + 1, 10, "the slow request in flight")
+        yield
+
+
 def test_a_push_arriving_under_load_is_kept_then_expanded(receiver: Receiver) -> None:
     """While another request is in flight, a push is answered as soon as it is kept in the
     inbox: the answer says how many commits it relays, not yet what the queue made of them.
     The expander then queues them, and a second copy of the push queues nothing more."""
-    host, port = receiver.url.removeprefix("http://").split(":")
-    received = receiver.metrics.received.labels(endpoint="github")
     body = push_body(
         [
             pushed_commit("1" * 40, "[Finishes #101] first"),
             pushed_commit("2" * 40, "no story here"),
         ]
     )
-    with socket.create_connection((host, int(port))) as slow:
-        # A request whose body is still arriving: the receiver is busy with it.
-        slow.sendall(
-            b"POST /github HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n"
-            b"X-GitHub-Event: push\r\nContent-Length: 1000\r\n\r\n{"
-        )
-        wait_until(lambda: received._value.get() == 1, 10, "the slow request in flight")
+    with _busy(receiver):
         answers = [
             receiver.client.post("/github", content=body, headers=github_headers(body))
             for _ in range(2)
@@ -277,3 +286,22 @@ def test_a_push_arriving_under_load_is_kept_then_expanded(receiver: Receiver) ->
     (queued,) = receiver.pending()
     assert queued.commit_id == "1" * 40
     assert queued.story_ids == (101,)
+
+
+def test_under_load_an_unconfirmed_token_is_queued_at_once_and_a_known_one_kept(
+    make_receiver: ReceiverFactory,
+) -> None:
+    """A ?token= the Tracker cannot confirm is let in on its share of pending bytes, which
+    counts what is queued: such a push is queued before the answer even under load, never
+    kept where its share would not see it. A token hookrelay knows is kept as usual."""
+    known = "known-ingest-token-0123"
+    with make_receiver(ingest_tokens=known) as receiver, _busy(receiver):
+        for number, token in ((1, "unknown-token-0123456"), (2, known)):
+            body = push_body([pushed_commit(f"{number}" * 40, f"[#{number}] via ?token=")])
+            answer = receiver.client.post(
+                "/github", params={"token": token}, content=body, headers=github_headers(body)
+            )
+            assert answer.status_code == 202, answer.text
+            assert ("queued" in answer.json()) is (token != known)
+        assert [d.token for d in receiver.pending()] == ["unknown-token-0123456"]
+        assert receiver.store.inbox_count() == 1

@@ -98,11 +98,14 @@ async def _receive_body(
         elif isinstance(event, IgnoredEvent):
             answer = WebhookAnswer(event=event.event)
         else:
+            confirmed = True
             if token is not None:
                 # A ?token= that hookrelay does not know is asked of the Tracker target.
-                await admit_push(request, event, token, size)
+                confirmed = await admit_push(request, event, token, size)
             refuse_unusable_commit_ids(event)
-            if context.inbox.should_keep(size):
+            # A token let in on its unconfirmed share is queued at once, where its share
+            # counts it (TokenGate.admit): the inbox would let it past its share.
+            if confirmed and context.inbox.should_keep(size):
                 answer = await _keep(event, context, token)
             else:
                 # Planning and the durable write run in a worker thread.
