@@ -113,10 +113,10 @@ class DeliveryWorker:
     # --- driving -------------------------------------------------------------------------------
 
     def run_once(self, stop: threading.Event | None = None, *, limit: int | None = None) -> int:
-        """One turn of the loop each of ``run``'s threads repeats: lease up to ``limit``
-        (default: a thread's share of the batch) due commits, post them one after another,
-        record each outcome, and return how many were leased. Commits not yet posted when
-        ``stop`` is set are released.
+        """Lease up to ``limit`` (default: one thread's share of the batch) due commits, post
+        them one after another, record each outcome, and return how many were leased (what
+        ``drain``'s threads repeat; ``run``'s share one batch instead). Commits not yet
+        posted when ``stop`` is set are released.
 
         Raises ``StoreError`` if the queue cannot be leased from.
         """
