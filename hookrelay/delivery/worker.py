@@ -1,13 +1,16 @@
 """The delivery worker: lease due commits, post each to its Tracker target, record the outcome.
 
-``run(stop)`` runs ``concurrency`` posting threads, each repeating ``run_once``: lease its
-share of a batch of due commits (``batch``, 32 by default, so one lease serves several commits),
-post them one after another, and record each outcome as soon as it is known (a 2xx on its
-status line); when nothing is due a thread looks again every ``poll_interval`` seconds. A
-thread records its outcome before it posts the next commit, so a crash posts again at most
-the posts in flight. Each post ends within ``lease_seconds / 3`` (the Tracker client's
-deadline), and a leased commit is posted only while at least twice that is left of its
-lease: a post always ends, and is recorded, before another worker may take the commit over.
+``run(stop)`` runs ``concurrency`` posting threads sharing one batch of leased commits
+(``batch``, 32 by default, or one for each thread if there are more threads, so one lease
+serves many posts): a thread takes the next commit, posts it and records the outcome as soon
+as it is known (a 2xx on its status line); the thread that finds the batch empty leases the
+next one for all, and when nothing is due a thread looks again every ``poll_interval``
+seconds. Threads whose outcomes are ready together record them in one write
+(``recording.py``). A thread records its outcome before it posts the next commit, so a crash
+posts again at most the posts in flight. Each post ends within ``lease_seconds / 3`` (the
+Tracker client's deadline), and a leased commit is posted only while at least twice that is
+left of its lease: a post always ends, and is recorded, before another worker may take the
+commit over.
 
 When ``stop`` is set (SIGTERM in ``hookrelay serve``/``worker``) the worker leases nothing more
 and finishes the posts in flight; a commit leased but not yet posted is released, so another
@@ -25,6 +28,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -34,6 +38,7 @@ from hookrelay.core.backoff import RetryPolicy
 from hookrelay.core.lifecycle import State, decide
 from hookrelay.core.tracker_api import Outcome, Refused, TrackerTarget
 from hookrelay.delivery.outcomes import DeliveredSummary, fields, report
+from hookrelay.delivery.recording import GroupRecorder
 from hookrelay.exceptions import ConfigError, StoreError
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue.store import AttemptResult, Delivery, QueueStore
@@ -45,7 +50,8 @@ DEFAULT_KEEP_FINISHED = 30 * 86400.0
 """How long delivered and dead commits stay listed (and deduplicated) before ``prune``."""
 
 DEFAULT_BATCH = 32
-"""How many due commits the posting threads lease at a time, all together (each its share)."""
+"""How many due commits the posting threads lease at a time, all together (``run_once``, and
+``drain``'s threads, each lease their share of it)."""
 
 _LOG = logging.getLogger("hookrelay.delivery")
 _CLIENTS_KEPT = 256  # Tracker clients kept per (target, token); the cache is cleared past it
@@ -85,7 +91,8 @@ class DeliveryWorker:
         self._http = http
         self._policy = policy
         self._concurrency = concurrency
-        self._share = max(1, batch // concurrency)  # what one thread leases at most
+        self._batch = batch
+        self._share = max(1, batch // concurrency)  # what one run_once leases at most
         self._lease_seconds = lease_seconds
         # With the client's deadline, a post ends well inside its lease.
         self._answer_within = lease_seconds / 3
@@ -101,14 +108,15 @@ class DeliveryWorker:
         self._clients_lock = threading.Lock()
         self._prune_lock = threading.Lock()
         self._summary = DeliveredSummary(logger, clock)
+        self._recorder = GroupRecorder(store)
 
     # --- driving -------------------------------------------------------------------------------
 
     def run_once(self, stop: threading.Event | None = None, *, limit: int | None = None) -> int:
-        """One turn of the loop each of ``run``'s threads repeats: lease up to ``limit``
-        (default: a thread's share of the batch) due commits, post them one after another,
-        record each outcome, and return how many were leased. Commits not yet posted when
-        ``stop`` is set are released.
+        """Lease up to ``limit`` (default: one thread's share of the batch) due commits, post
+        them one after another, record each outcome, and return how many were leased (what
+        ``drain``'s threads repeat; ``run``'s share one batch instead). Commits not yet
+        posted when ``stop`` is set are released.
 
         Raises ``StoreError`` if the queue cannot be leased from.
         """
@@ -137,15 +145,26 @@ class DeliveryWorker:
         )
         halt = threading.Event()
         failures: list[BaseException] = []
+        leases = _SharedLeases(self._lease_batch)
 
         def deliver_until_halted(_number: int) -> None:
             try:
-                self._deliver_until(stop, halt)
+                self._deliver_until(stop, halt, leases)
             except BaseException as exc:  # noqa: BLE001 - raised again by run, below
                 failures.append(exc)
                 halt.set()
 
         self._in_threads(deliver_until_halted)
+        for delivery in leases.take_all():
+            try:
+                self._release(delivery, "stopping")
+            except StoreError as exc:
+                self._log.warning(
+                    "could not release delivery %d; it is due again when its lease expires: %s",
+                    delivery.id,
+                    exc,
+                    extra=fields(delivery, "store_unavailable"),
+                )
         if failures:
             raise failures[0]
         self._log.info("delivery worker stopped", extra={"event": "worker_stopped"})
@@ -185,16 +204,15 @@ class DeliveryWorker:
             )
         return pruned
 
-    def _deliver_until(self, stop: threading.Event, halt: threading.Event) -> None:
-        """One posting thread: ``run_once`` until ``stop``, looking at an idle queue every poll
-        interval. A thread leases one commit, then twice as many after each full lease, up to
-        its share of the batch, so a few due commits spread over the threads while a long
-        queue costs one lease per share."""
-        wanted = 1
+    def _deliver_until(
+        self, stop: threading.Event, halt: threading.Event, leases: _SharedLeases
+    ) -> None:
+        """One posting thread: post the commits ``leases`` hands it until ``stop``, looking at
+        an idle queue every poll interval."""
         while not (stop.is_set() or halt.is_set()):
             self._prune_now_and_then()
             try:
-                leased = self.run_once(stop, limit=wanted)
+                delivery = leases.take()
             except StoreError as exc:
                 self._log.warning(
                     "queue unavailable, trying again in %.0f s: %s",
@@ -202,10 +220,19 @@ class DeliveryWorker:
                     exc,
                     extra={"event": "store_unavailable"},
                 )
-                leased = 0
-            wanted = min(2 * wanted, self._share) if leased == wanted else 1
-            if not leased:
+                delivery = None
+            if delivery is None:
                 stop.wait(self._poll_interval)
+            else:
+                self._deliver(delivery, stop)
+
+    def _lease_batch(self) -> list[Delivery]:
+        """Lease a batch for all the posting threads: ``batch`` commits, or one for each."""
+        return self._store.lease(
+            now=self._clock(),
+            limit=max(self._batch, self._concurrency),
+            lease_seconds=self._lease_seconds,
+        )
 
     def _prune_now_and_then(self) -> None:
         with self._prune_lock:
@@ -287,7 +314,7 @@ class DeliveryWorker:
             rand=self._rand,
         )
         result = AttemptResult(delivery, decision.state, decision.next_attempt_at, decision.error)
-        if not self._store.record([result], now=now)[0]:
+        if not self._recorder.record(result, now=now):
             self._log.warning(
                 "lost the lease on delivery %d of commit %s (attempt %d): another worker has it",
                 delivery.id,
@@ -309,3 +336,31 @@ class DeliveryWorker:
                 why,
                 extra=fields(delivery, "released"),
             )
+
+
+class _SharedLeases:
+    """The commits leased for all of ``run``'s posting threads, in lease order. A thread takes
+    the next one; the thread that finds none left leases the next batch for all of them, and
+    the others wait for that lease rather than make their own, so one lease serves a batch
+    however many threads post it, and a few due commits still spread over the threads."""
+
+    def __init__(self, lease: Callable[[], list[Delivery]]) -> None:
+        self._lease = lease
+        self._lock = threading.Lock()
+        self._leased: deque[Delivery] = deque()
+
+    def take(self) -> Delivery | None:
+        """The next leased commit, leasing a batch if none is left; None if none is due.
+
+        Raises ``StoreError`` if the queue cannot be leased from."""
+        with self._lock:
+            if not self._leased:
+                self._leased.extend(self._lease())
+            return self._leased.popleft() if self._leased else None
+
+    def take_all(self) -> list[Delivery]:
+        """Every commit leased and not yet taken (to release them when the threads stop)."""
+        with self._lock:
+            left = list(self._leased)
+            self._leased.clear()
+        return left

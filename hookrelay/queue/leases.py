@@ -60,7 +60,9 @@ RETURNING {COLUMNS}
 # and dead keep the error. ``{results}`` reads the JSON list of results in each database's way.
 # Each result must be one primary-key lookup, not a walk over every leased row (and the dead
 # index entries updates leave there) through the state index: SQLite's state test is
-# ``+state``, which no index serves; PostgreSQL is also given the ids as an array (``:ids``).
+# ``+state``, which no index serves; PostgreSQL is given the ids as an array (``:ids``) and
+# tests ``state || ''``, which no index serves either (with a plain ``state =`` it walked the
+# leased part of deliveries_due_order: 0.8 ms for 4 results, more than 4 single updates).
 _RECORD = """
 UPDATE deliveries
 SET state = r.state,
@@ -98,7 +100,7 @@ RECORD_POSTGRES = (
     "WITH done AS ("
     + _RECORD.format(
         results=_RESULTS_POSTGRES,
-        lookup="deliveries.id = ANY(CAST(:ids AS bigint[])) AND deliveries.state = 'leased'",
+        lookup="deliveries.id = ANY(CAST(:ids AS bigint[])) AND deliveries.state || '' = 'leased'",
     ).replace(
         "RETURNING deliveries.id",
         "RETURNING deliveries.id AS id, deliveries.attempts AS attempts, r.state AS state, "

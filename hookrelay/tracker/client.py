@@ -9,8 +9,8 @@ put in a URL, an exception message or a log line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -20,7 +20,6 @@ from hookrelay.core.source_commit import SourceCommit
 from hookrelay.core.text import without_token
 from hookrelay.core.tracker_api import (
     Delivered,
-    OutboundRequest,
     Outcome,
     RetryLater,
     TrackerTarget,
@@ -87,6 +86,11 @@ class TrackerClient:
         self._token = token
         self._clock = clock
         self._answer_within = answer_within
+        # What every post to this target with this token shares, built once (the core's rule).
+        request = build_rendered_request(target, token, b"")
+        self._method = request.method
+        self._url = httpx.URL(request.url)
+        self._headers = dict(request.headers)
 
     @property
     def target(self) -> TrackerTarget:
@@ -95,8 +99,9 @@ class TrackerClient:
 
     def post(self, commit: SourceCommit) -> Outcome:
         """Render and post one commit; every failure becomes an ``Outcome``, never an exception."""
-        with self._exchange(build_source_commit_request(self._target, self._token, commit)) as o:
-            return o
+        request = build_source_commit_request(self._target, self._token, commit)
+        with _Exchange(self, request.body) as outcome:
+            return outcome
 
     def post_rendered(self, body: bytes) -> Outcome:
         """Post a body already rendered for this target's API version (as the queue keeps it)."""
@@ -111,43 +116,37 @@ class TrackerClient:
         The rest of a 2xx body is read afterwards (bounded, within the deadline) only so the
         connection can be reused. Other answers are classified on their (bounded) error text.
         """
-        return self._exchange(build_rendered_request(self._target, self._token, body))
+        return _Exchange(self, body)
 
-    @contextmanager
-    def _exchange(self, request: OutboundRequest) -> Iterator[Outcome]:
-        with within(self._answer_within) as deadline, ExitStack() as open_response:
-            response: httpx.Response | None = None
-            try:
-                # follow_redirects per request: whatever client we were handed, a redirect must
-                # not carry the token to another host (it is classified as Refused instead).
-                response = open_response.enter_context(
-                    self._http.stream(
-                        request.method,
-                        request.url,
-                        headers=dict(request.headers),
-                        content=request.body,
-                        follow_redirects=False,
-                    )
+    def _send(self, body: bytes, deadline: float) -> tuple[httpx.Response | None, Outcome]:
+        """Post ``body``; the response (open, for a 2xx whose body is still to read) and what
+        it means."""
+        response: httpx.Response | None = None
+        try:
+            # follow_redirects per request: whatever client we were handed, a redirect must not
+            # carry the token to another host (it is classified as Refused instead).
+            request = self._http.build_request(
+                self._method, self._url, headers=self._headers, content=body
+            )
+            response = self._http.send(request, stream=True, follow_redirects=False)
+            if 200 <= response.status_code < 300:
+                outcome: Outcome = Delivered(response.status_code)
+            else:
+                answer = _read_answer(response, deadline)
+                outcome = interpret_answer(
+                    response.status_code, response.headers, answer, now=self._clock()
                 )
-                if 200 <= response.status_code < 300:
-                    outcome: Outcome = Delivered(response.status_code)
-                else:
-                    answer = _read_answer(response, deadline)
-                    outcome = interpret_answer(
-                        response.status_code, response.headers, answer, now=self._clock()
-                    )
-            except httpx.TimeoutException as exc:
-                outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
-            except httpx.HTTPError as exc:
-                # httpx messages name the URL at most, never headers; the token was checked to
-                # be a valid header value, so no error quotes it (_without_token strips it too).
-                outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
-            yield self._without_token(outcome)
-            if isinstance(outcome, Delivered) and response is not None:
-                # Only so the kept-alive connection can be reused: a body that is not in at
-                # once is not waited for (the connection is closed instead).
-                with within(_DRAIN_DELIVERED) as drain_by:
-                    _read_answer(response, drain_by)
+        except httpx.TimeoutException as exc:
+            outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            # httpx messages name the URL at most, never headers; the token was checked to be
+            # a valid header value, so no error quotes it (_without_token strips it too).
+            outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
+        return response, self._without_token(outcome)
 
     def _without_token(self, outcome: Outcome) -> Outcome:
         # Tracker's error text is kept as Tracker's own words, but a server that echoes the
@@ -155,6 +154,44 @@ class TrackerClient:
         if isinstance(outcome, Delivered) or self._token not in outcome.reason:
             return outcome
         return replace(outcome, reason=without_token(outcome.reason, self._token))
+
+
+class _Exchange:
+    """One post, as ``answer_to`` hands it to a ``with`` block: posted on entering (within
+    the client's deadline), its response closed on leaving, after reading what is left of a
+    2xx body if the block ended normally. (A class rather than a generator: the worker runs
+    one for every commit.)"""
+
+    __slots__ = ("_body", "_client", "_deadline", "_outcome", "_response")
+
+    def __init__(self, client: TrackerClient, body: bytes) -> None:
+        self._client = client
+        self._body = body
+
+    def __enter__(self) -> Outcome:
+        self._deadline = within(self._client._answer_within)
+        deadline = self._deadline.__enter__()
+        try:
+            self._response, self._outcome = self._client._send(self._body, deadline)
+        except BaseException:
+            self._deadline.__exit__(None, None, None)
+            raise
+        return self._outcome
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        response = self._response
+        try:
+            if response is not None:
+                try:
+                    if exc_type is None and isinstance(self._outcome, Delivered):
+                        # Only so the kept-alive connection can be reused: a body that is not
+                        # in at once is not waited for (the connection is closed instead).
+                        with within(_DRAIN_DELIVERED) as drain_by:
+                            _read_answer(response, drain_by)
+                finally:
+                    response.close()
+        finally:
+            self._deadline.__exit__(None, None, None)
 
 
 def _read_answer(response: httpx.Response, stop_at: float) -> bytes:

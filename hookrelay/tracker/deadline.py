@@ -18,8 +18,7 @@ from __future__ import annotations
 import ssl
 import time
 import typing
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 import httpcore
@@ -30,19 +29,30 @@ __all__ = ["DeadlineTransport", "within"]
 _DEADLINE: ContextVar[float | None] = ContextVar("hookrelay_deadline", default=None)
 
 
-@contextmanager
-def within(seconds: float) -> Iterator[float]:
+def within(seconds: float) -> AbstractContextManager[float]:
     """Every request made inside the block ends ``seconds`` from now, or by the deadline of an
     enclosing block if that is sooner (a ``time.monotonic()`` deadline, given to the block)."""
-    deadline = time.monotonic() + seconds
-    outer = _DEADLINE.get()
-    if outer is not None:
-        deadline = min(deadline, outer)
-    token = _DEADLINE.set(deadline)
-    try:
-        yield deadline
-    finally:
-        _DEADLINE.reset(token)
+    return _Within(seconds)
+
+
+class _Within:
+    """``within``'s block (a class, not a generator: it runs twice a post)."""
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    def __enter__(self) -> float:
+        deadline = time.monotonic() + self._seconds
+        outer = _DEADLINE.get()
+        if outer is not None and outer < deadline:
+            deadline = outer
+        self._token = _DEADLINE.set(deadline)
+        return deadline
+
+    def __exit__(self, *_exc: object) -> None:
+        _DEADLINE.reset(self._token)
 
 
 def _left(timeout: float | None, expired: type[Exception]) -> float | None:

@@ -218,6 +218,24 @@ def test_stop_releases_commits_not_yet_posted(relay: Relay) -> None:
     assert states == [("delivered", 1), ("pending", 0), ("pending", 0)]
 
 
+def test_run_releases_the_shared_batch_when_stopped(relay: Relay) -> None:
+    """``run``'s threads share one leased batch; the commits of it not yet posted when stop is
+    set go back to the queue, uncounted, before ``run`` returns."""
+    stop = threading.Event()
+
+    def stop_after_first(request: Received) -> Reply:
+        stop.set()
+        return Reply(200)
+
+    relay.tracker.responder = stop_after_first
+    for number in range(3):
+        relay.queue(number)
+    make_worker(relay, concurrency=1, batch=8, poll_interval=0.02).run(stop)
+    assert len(relay.tracker.received) == 1
+    states = sorted((d.state.value, d.attempts) for d in relay.store.list())
+    assert states == [("delivered", 1), ("pending", 0), ("pending", 0)]
+
+
 def test_run_delivers_everything_until_stopped(relay: Relay) -> None:
     """``run`` keeps delivering what is queued, several at once, and returns once stop is set."""
     for number in range(12):
