@@ -53,6 +53,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(webhooks.router)
+    app.router.routes[0:0] = webhooks.FAST_ROUTES  # matched first: see FAST_ROUTES
     app.include_router(tracker.v3_router)
     app.include_router(tracker.v4_router)
     app.include_router(tracker.v5_router)

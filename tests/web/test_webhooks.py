@@ -14,6 +14,7 @@ import pytest
 
 from hookrelay.core.signatures import sign
 from hookrelay.inbox import Expander
+from hookrelay.web.routes.webhooks import WebhookAnswer
 from tests.conftest import FIXTURES
 from tests.support.waiting import wait_until
 from tests.web.conftest import (
@@ -123,6 +124,7 @@ def test_story_commits_queue_and_others_are_skipped(receiver: Receiver) -> None:
     )
     answer = receiver.client.post("/github", content=body, headers=github_headers(body))
     assert answer.status_code == 202
+    WebhookAnswer.model_validate(answer.json())  # the documented shape, nothing else
     assert answer.json() == {
         "event": "push",
         "repository": "octo/cat",
@@ -272,6 +274,7 @@ def test_a_push_arriving_under_load_is_kept_then_expanded(receiver: Receiver) ->
         ]
     for answer in answers:
         assert answer.status_code == 202, answer.text
+        WebhookAnswer.model_validate(answer.json())
         assert answer.json() == {
             "event": "push",
             "repository": "octo/cat",
