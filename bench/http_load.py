@@ -129,6 +129,27 @@ class _StandIn:
     def __init__(self) -> None:
         self.posts = 0
         self.delay = 0.0
+        self.waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def wait_for(self, wanted: int, seconds: float) -> None:
+        """Return once ``wanted`` POSTs were counted, or after ``seconds``: a long poll, so a
+        benchmark waiting for the last post does not load the stand-in and the machine."""
+        if self.posts >= wanted:
+            return
+        arrived = asyncio.get_running_loop().create_future()
+        self.waiters.append((wanted, arrived))
+        try:
+            await asyncio.wait_for(arrived, seconds)
+        except TimeoutError:
+            self.waiters = [w for w in self.waiters if w[1] is not arrived]
+
+    def _counted(self) -> None:
+        self.posts += 1
+        if self.waiters and any(self.posts >= wanted for wanted, _ in self.waiters):
+            for wanted, arrived in self.waiters:
+                if self.posts >= wanted and not arrived.done():
+                    arrived.set_result(None)
+            self.waiters = [w for w in self.waiters if not w[1].done()]
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -141,6 +162,9 @@ class _StandIn:
                 at = lower.find(b"\r\ncontent-length:")
                 if at >= 0:
                     await reader.readexactly(int(lower[at + 17 : lower.index(b"\r\n", at + 2)]))
+                if target.startswith(b"/wait?"):
+                    query = parse_qs(urlsplit(target.decode("latin-1")).query)
+                    await self.wait_for(int(query["count"][0]), float(query["seconds"][0]))
                 body, kind = self.answer(method, target.decode("latin-1"))
                 if self.delay and method == b"POST":
                     await asyncio.sleep(self.delay)
@@ -157,7 +181,7 @@ class _StandIn:
         parts = urlsplit(target)
         if method == b"POST":
             if not parts.path.startswith("/baseline/"):  # a baseline's posts are not counted
-                self.posts += 1
+                self._counted()
             if "/v3/" in parts.path:
                 return b"<source_commit/>", b"application/xml"
             return b"{}", b"application/json"

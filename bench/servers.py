@@ -176,6 +176,14 @@ class StandIn:
         """POSTs received since the last reset."""
         return self._get("/count")
 
+    def wait_for(self, count: int, seconds: float) -> int:
+        """The count, once it reaches ``count`` or after ``seconds`` (the stand-in waits: no
+        polling load on it or on the machine while a worker posts)."""
+        answer = self.http.get(
+            f"{self.url}/wait", params={"count": count, "seconds": seconds}, timeout=seconds + 10
+        )
+        return int(answer.text)
+
     def reset(self) -> None:
         """Zero the count."""
         self._get("/reset")
