@@ -10,6 +10,7 @@ Statements are written once, with ``:name`` placeholders; ``placeholders`` gives
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,10 +42,6 @@ def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 # How a column's value becomes a field's (the rest are the database's str as they are).
 _FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
     "id": int,
@@ -66,9 +63,12 @@ _TO_COLUMN: dict[str, Callable[[Any], Any]] = {
 }
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Delivery))
-_CONVERTERS = tuple(_FROM_COLUMN.get(name, _same) for name in _FIELDS)
+_CONVERTED = tuple((name, _FROM_COLUMN[name]) for name in _FIELDS if name in _FROM_COLUMN)
 _NEW_FIELDS = tuple(f.name for f in dataclasses.fields(NewDelivery))
-_NEW_CONVERSION = tuple((name, _TO_COLUMN.get(name, _same)) for name in _NEW_FIELDS)
+_NEW_VALUES = operator.attrgetter(*_NEW_FIELDS)
+_NEW_CONVERTED = tuple(
+    (index, _TO_COLUMN[name]) for index, name in enumerate(_NEW_FIELDS) if name in _TO_COLUMN
+)
 
 COLUMNS = ", ".join(_FIELDS)
 """Every column of a delivery, in ``Delivery``'s field order."""
@@ -78,17 +78,18 @@ NEW_COLUMNS = _NEW_FIELDS
 
 def delivery_from_row(row: Sequence[Any]) -> Delivery:
     """Build a ``Delivery`` from a row selected with ``COLUMNS``."""
-    return Delivery(
-        **{
-            name: convert(value)
-            for name, convert, value in zip(_FIELDS, _CONVERTERS, row, strict=True)
-        }
-    )
+    values = dict(zip(_FIELDS, row, strict=True))
+    for name, convert in _CONVERTED:  # only the columns that need it: every row leased pays
+        values[name] = convert(values[name])
+    return Delivery(**values)
 
 
-def new_delivery_row(item: NewDelivery) -> tuple[Any, ...]:
+def new_delivery_row(item: NewDelivery) -> list[Any]:
     """The values of ``NEW_COLUMNS`` for a commit to queue."""
-    return tuple(convert(getattr(item, name)) for name, convert in _NEW_CONVERSION)
+    values = list(_NEW_VALUES(item))
+    for index, convert in _NEW_CONVERTED:
+        values[index] = convert(values[index])
+    return values
 
 
 _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)")
