@@ -8,6 +8,7 @@ import time
 
 import httpx
 
+from hookrelay.queue.store import InboxPush
 from hookrelay.web.routes import dashboard
 from tests.queue.test_store_contract import new_delivery
 from tests.web.conftest import Receiver, ReceiverFactory, github_headers, push_body, pushed_commit
@@ -138,3 +139,17 @@ def test_ingest_commits_are_a_row_without_a_misleading_link(make_receiver: Recei
         page = receiver.client.get("/dashboard", headers=bearer).text
         assert "<td>(none: ingest)</td>" in page
         assert 'href="/dashboard/deliveries?repository="' not in page
+
+
+def test_the_overview_counts_pushes_waiting_in_the_inbox(make_receiver: ReceiverFactory) -> None:
+    """Pushes kept under load and not yet expanded are on the overview, so an operator sees a
+    push that waits (the log says why one cannot be planned)."""
+    with make_receiver(admin_token=ADMIN) as receiver:
+        bearer = {"Authorization": f"Bearer {ADMIN}"}
+        assert (
+            "<b>Pushes in the inbox:</b> 0</p>"
+            in receiver.client.get("/dashboard", headers=bearer).text
+        )
+        receiver.store.accept([InboxPush(b"kept", None), InboxPush(b"kept", None)], now=1.0)
+        page = receiver.client.get("/dashboard", headers=bearer).text
+        assert "<b>Pushes in the inbox:</b> 2 (accepted under load" in page

@@ -370,12 +370,14 @@ async def overview(request: Request, session: SessionDep, context: ContextDep) -
     """Counts, the oldest commit waiting, the last hour's rate, and each repository's health."""
     now = context.clock()
     summary = await run_in_threadpool(context.store.overview, now=now)
+    inbox = await run_in_threadpool(context.store.inbox_count)
     peak = max(summary.delivered_per_minute) or 1
     return _page(
         request,
         "overview.html",
         now=now,
         overview=summary,
+        inbox=inbox,
         states=list(State),
         peak=peak,
         dead=summary.counts[State.DEAD],
