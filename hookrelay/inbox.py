@@ -48,6 +48,8 @@ log = logging.getLogger("hookrelay.inbox")
 
 BATCH = 64
 """Pushes expanded in one transaction."""
+GROUP = 256
+"""Pushes kept in one transaction at most."""
 HIGH_WATER = 10_000
 """Pushes of this process waiting in the inbox past which the expander no longer gives way."""
 _LOOK_AGAIN = 0.05  # seconds between two looks at a busy receiver
@@ -132,10 +134,6 @@ class Inbox:
         for _, done in group:
             if not done.done():
                 done.set_result(None)
-
-
-GROUP = 256
-"""Pushes kept in one transaction at most."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from hookrelay.core.signatures import sign
+from hookrelay.exceptions import StoreError
 from hookrelay.inbox import Expander
 from hookrelay.web.routes.webhooks import WebhookAnswer
 from tests.conftest import FIXTURES
@@ -308,3 +309,24 @@ def test_under_load_an_unconfirmed_token_is_queued_at_once_and_a_known_one_kept(
             assert ("queued" in answer.json()) is (token != known)
         assert [d.token for d in receiver.pending()] == ["unknown-token-0123456"]
         assert receiver.store.inbox_count() == 1
+
+
+def test_under_load_a_queue_that_cannot_keep_a_push_answers_503(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A push the inbox cannot keep is refused with the queue's 503 (the forge redelivers it),
+    and the pushes after it are kept again once the queue is back."""
+
+    def broken(pushes: object, *, now: float) -> None:
+        raise StoreError("disk full")
+
+    body = push_body([pushed_commit("7" * 40, "[#7] under load")])
+    with _busy(receiver):
+        with monkeypatch.context() as patched:
+            patched.setattr(receiver.store, "accept", broken)
+            refused = receiver.client.post("/github", content=body, headers=github_headers(body))
+        assert refused.status_code == 503
+        assert refused.json() == {"detail": "the queue is unavailable"}
+        kept = receiver.client.post("/github", content=body, headers=github_headers(body))
+    assert kept.status_code == 202
+    assert receiver.store.inbox_count() == 1
