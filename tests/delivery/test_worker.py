@@ -201,8 +201,10 @@ def test_a_delivery_that_can_never_work_is_dead(
     assert token not in dead.last_error
 
 
-def test_stop_releases_commits_not_yet_posted(relay: Relay) -> None:
-    """Commits leased but not yet posted when stop is set go back to the queue, uncounted."""
+@pytest.mark.parametrize("how", ["run_once", "run"])
+def test_stop_releases_commits_not_yet_posted(relay: Relay, how: str) -> None:
+    """Commits leased but not yet posted when stop is set go back to the queue, uncounted:
+    ``run_once``'s, and the batch ``run``'s threads share, before ``run`` returns."""
     stop = threading.Event()
 
     def stop_after_first(request: Received) -> Reply:
@@ -212,25 +214,10 @@ def test_stop_releases_commits_not_yet_posted(relay: Relay) -> None:
     relay.tracker.responder = stop_after_first
     for number in range(3):
         relay.queue(number)
-    assert make_worker(relay, concurrency=1).run_once(stop, limit=3) == 3
-    assert len(relay.tracker.received) == 1
-    states = sorted((d.state.value, d.attempts) for d in relay.store.list())
-    assert states == [("delivered", 1), ("pending", 0), ("pending", 0)]
-
-
-def test_run_releases_the_shared_batch_when_stopped(relay: Relay) -> None:
-    """``run``'s threads share one leased batch; the commits of it not yet posted when stop is
-    set go back to the queue, uncounted, before ``run`` returns."""
-    stop = threading.Event()
-
-    def stop_after_first(request: Received) -> Reply:
-        stop.set()
-        return Reply(200)
-
-    relay.tracker.responder = stop_after_first
-    for number in range(3):
-        relay.queue(number)
-    make_worker(relay, concurrency=1, batch=8, poll_interval=0.02).run(stop)
+    if how == "run_once":
+        assert make_worker(relay, concurrency=1).run_once(stop, limit=3) == 3
+    else:
+        make_worker(relay, concurrency=1, batch=8, poll_interval=0.02).run(stop)
     assert len(relay.tracker.received) == 1
     states = sorted((d.state.value, d.attempts) for d in relay.store.list())
     assert states == [("delivered", 1), ("pending", 0), ("pending", 0)]
