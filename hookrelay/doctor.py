@@ -4,14 +4,16 @@ Each check is a ``Check``: what was checked, whether it passed, and when it did 
 In order: the settings load; the queue is reachable and its schema current; every Tracker
 target answers and accepts every token configured for it (v5 ``GET /me``, on the same host for a
 v3 target; tokens shown as fingerprints only); a webhook secret is set when ``serve`` listens
-beyond loopback; the admin token is set; no dead letters wait; and for each repository given,
-its hook is installed, executable, and posts where the settings say (a configured Tracker
-target, or this hookrelay's own Tracker-compatible ingest).
+beyond loopback; the admin token is set; no dead letters wait; no push has waited in the inbox
+for a minute; and for each repository given, its hook is installed, executable, and posts where
+the settings say (a configured Tracker target, or this hookrelay's own Tracker-compatible
+ingest).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,7 @@ def run_checks(
     else:
         yield Check.passed("admin token set (the dashboard is open to it)")
     yield check_dead_letters(settings.database_url)
+    yield check_inbox(settings.database_url, now=time.time())
     for repository in repositories:
         yield check_repository(repository, settings)
 
@@ -218,6 +221,32 @@ def check_dead_letters(database_url: str) -> Check:
         f"{dead} dead letter{'s' if dead != 1 else ''} in the queue",
         "read Tracker's answers on /dashboard/deliveries?state=dead, fix the setting, then "
         "`hookrelay deliveries retry --dead`",
+    )
+
+
+INBOX_LATE = 60.0
+"""Seconds after which a push still in the inbox is late (it is expanded within seconds)."""
+
+
+def check_inbox(database_url: str, *, now: float) -> Check:
+    """No push accepted under load has waited in the inbox for a minute."""
+    try:
+        store = open_store(database_url, create=False)
+    except StoreError as exc:
+        return Check.failed(f"inbox: cannot read the queue: {exc}", "see the queue check")
+    try:
+        waiting = store.inbox_count()
+        oldest = store.inbox(limit=1)
+    finally:
+        store.close()
+    late = oldest and now - oldest[0].received_at > INBOX_LATE
+    if not late:
+        return Check.passed(f"no push waits in the inbox ({waiting} being expanded)")
+    return Check.failed(
+        f"{waiting} push{'es' if waiting != 1 else ''} in the inbox, the oldest kept "
+        f"{now - oldest[0].received_at:.0f} s ago",
+        "start `hookrelay serve` or `hookrelay worker` (they expand it); if one runs, its log "
+        "says why a push stays (`inbox: push … stays in the inbox`): fix that setting, restart",
     )
 
 

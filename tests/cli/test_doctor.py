@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from hookrelay.cli import main
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.queue import open_store
+from hookrelay.queue.store import InboxPush
 from tests.hooks.repos import GitWorld, install
 from tests.queue.test_store_contract import lease_one, new_delivery
 from tests.support.emulator import RunningEmulator, running_emulator
@@ -70,7 +72,7 @@ def test_a_good_setup_passes_every_check(
     code, lines = doctor(capsys, str(good_setup.server))
     assert code == 0, lines
     assert all(line.startswith("✓ ") for line in lines)
-    assert len(lines) == 7
+    assert len(lines) == 8
     assert any(f"accepts token {token_fingerprint(TOKEN)}" in line for line in lines)
     assert lines[-1].startswith(f"✓ {good_setup.server}: post-receive installed, executable")
     assert TOKEN not in "\n".join(lines)
@@ -125,6 +127,12 @@ def _dead_letter(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     store.close()
 
 
+def _stuck_push(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
+    store = open_store(os.environ["HOOKRELAY_DATABASE_URL"])
+    store.accept([InboxPush(b"kept", None)], now=time.time() - 120)
+    store.close()
+
+
 def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
     monkeypatch.setenv("HOOKRELAY_TRACKER_URL", "https://tracker.example.com/no-version")
 
@@ -149,6 +157,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         (_no_admin, "admin token set", "HOOKRELAY_ADMIN_TOKEN"),
         (_guessable_admin, "admin token strong: it is 5 characters", "HOOKRELAY_ADMIN_TOKEN"),
         (_dead_letter, "1 dead letter in the queue", "retry --dead"),
+        (_stuck_push, "1 push in the inbox, the oldest kept 120 s ago", "hookrelay worker"),
         (_bad_setting, "settings load", "correct the setting"),
     ],
     ids=[
@@ -161,6 +170,7 @@ def _bad_setting(monkeypatch: pytest.MonkeyPatch, world: GitWorld) -> None:
         "no-admin-token",
         "guessable-admin-token",
         "dead-letters",
+        "push-stuck-in-the-inbox",
         "bad-setting",
     ],
 )
