@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,50 +60,105 @@ def _display(conninfo: str) -> str:
 
 class _Session:
     """One connection, behind a lock, reopened if the server dropped it; ``settings`` are run
-    on each new connection."""
+    on each new connection. ``plain`` and ``atomic`` are its two ways in (context managers
+    giving a cursor): every statement its own transaction, or one transaction for all."""
 
-    def __init__(self, store: PostgresStore, settings: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        store: PostgresStore,
+        settings: tuple[str, ...] = (),
+        pool: queue.SimpleQueue[_Session] | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._cursor: psycopg.Cursor[tuple[Any, ...]] | None = None
+        self._transaction: AbstractContextManager[Any] | None = None
         self._closed = False
+        self.pool = pool
+        self.plain = _Use(self, transaction=False)
+        self.atomic = _Use(self, transaction=True)
 
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
-        if self._conn is None or self._conn.closed:
-            self._conn = self._store.connect()
-            for setting in self._settings:
-                self._conn.execute(setting)
-        return self._conn
-
-    @contextmanager
-    def cursor(self, *, transaction: bool) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+    def cursor(self, *, transaction: bool) -> _Use:
         """A cursor inside one transaction, or (``transaction=False``) one whose every statement
         commits on its own."""
-        with self._lock:
-            try:
-                connection = self._connection()
-                if not transaction:
-                    with connection.cursor() as cursor:
-                        yield cursor
-                    return
-                with connection.transaction(), connection.cursor() as cursor:
-                    yield cursor
-            except psycopg.Error as exc:
-                if self._conn is not None and self._conn.broken:
-                    self._conn.close()
-                raise StoreError(
-                    f"the PostgreSQL queue at {self._store.display} failed: "
-                    f"{type(exc).__name__}: {one_line(str(exc))}"
-                ) from exc
+        return self.atomic if transaction else self.plain
+
+    def _open(self, transaction: bool) -> psycopg.Cursor[tuple[Any, ...]]:
+        """Called holding the lock: the session's cursor, in a new transaction if asked."""
+        if self._closed:
+            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
+        conn, cursor = self._conn, self._cursor
+        if conn is None or cursor is None or conn.closed:
+            conn = self._conn = self._store.connect()
+            for setting in self._settings:
+                conn.execute(setting)
+            cursor = self._cursor = conn.cursor()
+        if transaction:
+            begun = conn.transaction()
+            begun.__enter__()  # left in _end
+            self._transaction = begun
+        return cursor
+
+    def _end(self, error: BaseException | None) -> None:
+        """Called holding the lock: end the transaction, if any (rolled back after ``error``),
+        and close a connection the error broke; psycopg's errors become ``StoreError``."""
+        transaction, self._transaction = self._transaction, None
+        try:
+            if transaction is not None:
+                if error is None:
+                    transaction.__exit__(None, None, None)
+                else:
+                    transaction.__exit__(type(error), error, error.__traceback__)
+        except psycopg.Error as exc:
+            error = exc
+        if isinstance(error, psycopg.Error):
+            if self._conn is not None and self._conn.broken:
+                self._conn.close()
+            raise StoreError(
+                f"the PostgreSQL queue at {self._store.display} failed: "
+                f"{type(error).__name__}: {one_line(str(error))}"
+            ) from error
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             if self._conn is not None:
                 self._conn.close()
+
+
+class _Use:
+    """A session held for one ``with`` block: its lock, its cursor, and, if asked, one
+    transaction; a pooled session goes back to its pool afterwards. A class rather than a
+    generator context manager: the workers enter one for every statement."""
+
+    __slots__ = ("_session", "_transaction")
+
+    def __init__(self, session: _Session, *, transaction: bool) -> None:
+        self._session = session
+        self._transaction = transaction
+
+    def __enter__(self) -> psycopg.Cursor[tuple[Any, ...]]:
+        session = self._session
+        session._lock.acquire()
+        try:
+            return session._open(self._transaction)
+        except BaseException as exc:
+            self._leave(exc)
+            raise
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        self._leave(error)
+
+    def _leave(self, error: BaseException | None) -> None:
+        session = self._session
+        try:
+            session._end(error)
+        finally:
+            session._lock.release()
+            if session.pool is not None:
+                session.pool.put(session)
 
 
 class PostgresStore(SqlStore):
@@ -130,7 +184,7 @@ class PostgresStore(SqlStore):
         # Bookkeeping sessions, one per posting thread at a time (so no thread waits for
         # another's statement), made as needed up to _BOOKKEEPERS.
         self._bookkeepers: list[_Session] = []
-        self._idle: queue.LifoQueue[_Session] = queue.LifoQueue()
+        self._idle: queue.SimpleQueue[_Session] = queue.SimpleQueue()
         self._bookkeepers_lock = threading.Lock()
         try:
             self._migrate()
@@ -163,23 +217,27 @@ class PostgresStore(SqlStore):
     def _write(self) -> AbstractContextManager[Transaction]:
         return self._durable.cursor(transaction=True)
 
-    @contextmanager
-    def _bookkeeping(self, *, atomic: bool = False) -> Iterator[Transaction]:
+    def _read(self) -> AbstractContextManager[Transaction]:
+        """Reads, each statement on its own: one statement is a consistent snapshot in itself,
+        and none of the store's reads needs two to agree (the worker's look at the inbox, a
+        poll, costs one round trip instead of three)."""
+        return self._durable.plain
+
+    def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[Transaction]:
         """Single statements the server does not wait to flush (``synchronous_commit = off``):
         they survive this process, and a server crash can undo only their last instant
         (https://www.postgresql.org/docs/15/wal-async-commit.html). Each caller gets a
         connection of its own while it runs one."""
-        session = self._bookkeeper()
         try:
-            with session.cursor(transaction=atomic) as cursor:
-                yield cursor
-        finally:
-            self._idle.put(session)
+            session = self._idle.get_nowait()
+        except queue.Empty:
+            session = self._bookkeeper()
+        return session.cursor(transaction=atomic)
 
     def _bookkeeper(self) -> _Session:
         with self._bookkeepers_lock:
-            if self._idle.empty() and len(self._bookkeepers) < _BOOKKEEPERS:
-                session = _Session(self, ("SET synchronous_commit = off",))
+            if len(self._bookkeepers) < _BOOKKEEPERS:
+                session = _Session(self, ("SET synchronous_commit = off",), self._idle)
                 self._bookkeepers.append(session)
                 return session
         return self._idle.get()
