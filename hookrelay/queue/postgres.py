@@ -18,8 +18,8 @@ The statements and the methods built on them are shared with SQLite (``sql.py``)
 
 from __future__ import annotations
 
-import queue
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,7 +67,7 @@ class _Session:
         self,
         store: PostgresStore,
         settings: tuple[str, ...] = (),
-        pool: queue.SimpleQueue[_Session] | None = None,
+        pool: _Pool | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -158,7 +158,60 @@ class _Use:
         finally:
             session._lock.release()
             if session.pool is not None:
-                session.pool.put(session)
+                session.pool.give_back(session)
+
+
+class _Pool:
+    """The bookkeeping sessions, made as needed up to ``size``. The one used last is taken
+    first (its connection and server process are the warmest); a caller waits only when all
+    are in use, and the usual take and give back hold no lock (a list's ``pop`` and
+    ``append`` are atomic)."""
+
+    def __init__(self, make: Callable[[_Pool], _Session], size: int) -> None:
+        self._make = make
+        self._size = size
+        self.sessions: list[_Session] = []
+        self._idle: list[_Session] = []
+        self._waiting = 0
+        self._returned = threading.Condition()
+
+    def take(self) -> _Session:
+        """An idle session, a new one, or the first given back."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        with self._returned:
+            # Counted before looking, so that give_back, which looks after adding, either
+            # sees the count and wakes this thread or added before this thread looks.
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self._idle.pop()
+                    except IndexError:
+                        pass
+                    if len(self.sessions) < self._size:
+                        session = self._make(self)
+                        self.sessions.append(session)
+                        return session
+                    self._returned.wait()
+            finally:
+                self._waiting -= 1
+
+    def close(self) -> None:
+        """Close every session made; later statements on them raise ``StoreError``."""
+        with self._returned:
+            sessions = list(self.sessions)
+        for session in sessions:
+            session.close()
+
+    def give_back(self, session: _Session) -> None:
+        """Make ``session`` idle again, and wake a thread waiting for one."""
+        self._idle.append(session)
+        if self._waiting:
+            with self._returned:
+                self._returned.notify()
 
 
 class PostgresStore(SqlStore):
@@ -183,9 +236,9 @@ class PostgresStore(SqlStore):
         self._durable = _Session(self)
         # Bookkeeping sessions, one per posting thread at a time (so no thread waits for
         # another's statement), made as needed up to _BOOKKEEPERS.
-        self._bookkeepers: list[_Session] = []
-        self._idle: queue.SimpleQueue[_Session] = queue.SimpleQueue()
-        self._bookkeepers_lock = threading.Lock()
+        self._bookkeepers = _Pool(
+            lambda pool: _Session(self, ("SET synchronous_commit = off",), pool), _BOOKKEEPERS
+        )
         try:
             self._migrate()
         except StoreError:
@@ -228,19 +281,7 @@ class PostgresStore(SqlStore):
         they survive this process, and a server crash can undo only their last instant
         (https://www.postgresql.org/docs/15/wal-async-commit.html). Each caller gets a
         connection of its own while it runs one."""
-        try:
-            session = self._idle.get_nowait()
-        except queue.Empty:
-            session = self._bookkeeper()
-        return session.cursor(transaction=atomic)
-
-    def _bookkeeper(self) -> _Session:
-        with self._bookkeepers_lock:
-            if len(self._bookkeepers) < _BOOKKEEPERS:
-                session = _Session(self, ("SET synchronous_commit = off",), self._idle)
-                self._bookkeepers.append(session)
-                return session
-        return self._idle.get()
+        return self._bookkeepers.take().cursor(transaction=atomic)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers and accepts writes."""
@@ -253,6 +294,4 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         """Close the connections; later calls raise ``StoreError``."""
         self._durable.close()
-        with self._bookkeepers_lock:
-            for session in self._bookkeepers:
-                session.close()
+        self._bookkeepers.close()
