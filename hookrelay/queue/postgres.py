@@ -91,10 +91,15 @@ class _Session:
             raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
         conn, cursor = self._conn, self._cursor
         if conn is None or cursor is None or conn.closed:
-            conn = self._conn = self._store.connect()
-            for setting in self._settings:
-                conn.execute(setting)
-            cursor = self._cursor = conn.cursor()
+            conn = self._store.connect()
+            try:
+                for setting in self._settings:
+                    conn.execute(setting)
+            except BaseException:
+                conn.close()  # kept only once set up: the next call starts afresh
+                raise
+            cursor = conn.cursor()
+            self._conn, self._cursor = conn, cursor
         if transaction:
             begun = conn.transaction()
             begun.__enter__()  # left in _end
