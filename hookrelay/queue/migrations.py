@@ -207,6 +207,37 @@ STEPS: tuple[Step, ...] = (
             )""",
         ),
     ),
+    Step(
+        version=7,
+        description="deliveries: no deliveries_due; attempts: a trigger forgets them, not a key",
+        # SQLite keeps its deliveries_due (its rowid makes it the lease's index) and already
+        # forgets attempts with a trigger (step 4).
+        sqlite=(),
+        postgres=(
+            # Every state change is an UPDATE that adds an entry to every index of deliveries:
+            # deliveries_due_order (step 5) serves every query deliveries_due did (same leading
+            # columns, and EXPLAIN shows none chose deliveries_due), so one fewer.
+            "DROP INDEX IF EXISTS deliveries_due",
+            # The foreign key checked the delivery of every attempt inserted, though attempts
+            # are only ever inserted by the statement that updates their delivery. A trigger
+            # keeps what the key's ON DELETE CASCADE did: a pruned or discarded delivery's
+            # attempts go with it, in the same statement. search_path is the one the function
+            # is made in, the queue's schema.
+            "ALTER TABLE attempts DROP CONSTRAINT IF EXISTS attempts_delivery_id_fkey",
+            """
+            CREATE FUNCTION attempts_forgotten() RETURNS trigger
+            LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+            BEGIN
+                DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM forgotten);
+                RETURN NULL;
+            END
+            $$""",
+            """
+            CREATE TRIGGER attempts_forgotten AFTER DELETE ON deliveries
+            REFERENCING OLD TABLE AS forgotten
+            FOR EACH STATEMENT EXECUTE FUNCTION attempts_forgotten()""",
+        ),
+    ),
 )
 
 LATEST_VERSION = max(step.version for step in STEPS)

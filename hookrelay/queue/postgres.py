@@ -18,10 +18,9 @@ The statements and the methods built on them are shared with SQLite (``sql.py``)
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,50 +60,163 @@ def _display(conninfo: str) -> str:
 
 class _Session:
     """One connection, behind a lock, reopened if the server dropped it; ``settings`` are run
-    on each new connection."""
+    on each new connection. ``plain`` and ``atomic`` are its two ways in (context managers
+    giving a cursor): every statement its own transaction, or one transaction for all."""
 
-    def __init__(self, store: PostgresStore, settings: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        store: PostgresStore,
+        settings: tuple[str, ...] = (),
+        pool: _Pool | None = None,
+    ) -> None:
         self._store = store
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._cursor: psycopg.Cursor[tuple[Any, ...]] | None = None
+        self._transaction: AbstractContextManager[Any] | None = None
         self._closed = False
+        self.pool = pool
+        self.plain = _Use(self, transaction=False)
+        self.atomic = _Use(self, transaction=True)
 
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._closed:
-            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
-        if self._conn is None or self._conn.closed:
-            self._conn = self._store.connect()
-            for setting in self._settings:
-                self._conn.execute(setting)
-        return self._conn
-
-    @contextmanager
-    def cursor(self, *, transaction: bool) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+    def cursor(self, *, transaction: bool) -> _Use:
         """A cursor inside one transaction, or (``transaction=False``) one whose every statement
         commits on its own."""
-        with self._lock:
+        return self.atomic if transaction else self.plain
+
+    def _open(self, transaction: bool) -> psycopg.Cursor[tuple[Any, ...]]:
+        """Called holding the lock: the session's cursor, in a new transaction if asked."""
+        if self._closed:
+            raise StoreError(f"the PostgreSQL queue at {self._store.display} is closed")
+        conn, cursor = self._conn, self._cursor
+        if conn is None or cursor is None or conn.closed:
+            conn = self._store.connect()
             try:
-                connection = self._connection()
-                if not transaction:
-                    with connection.cursor() as cursor:
-                        yield cursor
-                    return
-                with connection.transaction(), connection.cursor() as cursor:
-                    yield cursor
-            except psycopg.Error as exc:
-                if self._conn is not None and self._conn.broken:
-                    self._conn.close()
-                raise StoreError(
-                    f"the PostgreSQL queue at {self._store.display} failed: "
-                    f"{type(exc).__name__}: {one_line(str(exc))}"
-                ) from exc
+                for setting in self._settings:
+                    conn.execute(setting)
+            except BaseException:
+                conn.close()  # kept only once set up: the next call starts afresh
+                raise
+            cursor = conn.cursor()
+            self._conn, self._cursor = conn, cursor
+        if transaction:
+            begun = conn.transaction()
+            begun.__enter__()  # left in _end
+            self._transaction = begun
+        return cursor
+
+    def _end(self, error: BaseException | None) -> None:
+        """Called holding the lock: end the transaction, if any (rolled back after ``error``),
+        and close a connection the error broke; psycopg's errors become ``StoreError``."""
+        transaction, self._transaction = self._transaction, None
+        try:
+            if transaction is not None:
+                if error is None:
+                    transaction.__exit__(None, None, None)
+                else:
+                    transaction.__exit__(type(error), error, error.__traceback__)
+        except psycopg.Error as exc:
+            error = exc
+        if isinstance(error, psycopg.Error):
+            if self._conn is not None and self._conn.broken:
+                self._conn.close()
+            raise StoreError(
+                f"the PostgreSQL queue at {self._store.display} failed: "
+                f"{type(error).__name__}: {one_line(str(error))}"
+            ) from error
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             if self._conn is not None:
                 self._conn.close()
+
+
+class _Use:
+    """A session held for one ``with`` block: its lock, its cursor, and, if asked, one
+    transaction; a pooled session goes back to its pool afterwards. A class rather than a
+    generator context manager: the workers enter one for every statement."""
+
+    __slots__ = ("_session", "_transaction")
+
+    def __init__(self, session: _Session, *, transaction: bool) -> None:
+        self._session = session
+        self._transaction = transaction
+
+    def __enter__(self) -> psycopg.Cursor[tuple[Any, ...]]:
+        session = self._session
+        session._lock.acquire()
+        try:
+            return session._open(self._transaction)
+        except BaseException as exc:
+            self._leave(exc)
+            raise
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        self._leave(error)
+
+    def _leave(self, error: BaseException | None) -> None:
+        session = self._session
+        try:
+            session._end(error)
+        finally:
+            session._lock.release()
+            if session.pool is not None:
+                session.pool.give_back(session)
+
+
+class _Pool:
+    """The bookkeeping sessions, made as needed up to ``size``. The one used last is taken
+    first (its connection and server process are the warmest); a caller waits only when all
+    are in use, and the usual take and give back hold no lock (a list's ``pop`` and
+    ``append`` are atomic)."""
+
+    def __init__(self, make: Callable[[_Pool], _Session], size: int) -> None:
+        self._make = make
+        self._size = size
+        self.sessions: list[_Session] = []
+        self._idle: list[_Session] = []
+        self._waiting = 0
+        self._returned = threading.Condition()
+
+    def take(self) -> _Session:
+        """An idle session, a new one, or the first given back."""
+        try:
+            return self._idle.pop()
+        except IndexError:
+            pass
+        with self._returned:
+            # Counted before looking, so that give_back, which looks after adding, either
+            # sees the count and wakes this thread or added before this thread looks.
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self._idle.pop()
+                    except IndexError:
+                        pass
+                    if len(self.sessions) < self._size:
+                        session = self._make(self)
+                        self.sessions.append(session)
+                        return session
+                    self._returned.wait()
+            finally:
+                self._waiting -= 1
+
+    def close(self) -> None:
+        """Close every session made; later statements on them raise ``StoreError``."""
+        with self._returned:
+            sessions = list(self.sessions)
+        for session in sessions:
+            session.close()
+
+    def give_back(self, session: _Session) -> None:
+        """Make ``session`` idle again, and wake a thread waiting for one."""
+        self._idle.append(session)
+        if self._waiting:
+            with self._returned:
+                self._returned.notify()
 
 
 class PostgresStore(SqlStore):
@@ -129,9 +241,9 @@ class PostgresStore(SqlStore):
         self._durable = _Session(self)
         # Bookkeeping sessions, one per posting thread at a time (so no thread waits for
         # another's statement), made as needed up to _BOOKKEEPERS.
-        self._bookkeepers: list[_Session] = []
-        self._idle: queue.LifoQueue[_Session] = queue.LifoQueue()
-        self._bookkeepers_lock = threading.Lock()
+        self._bookkeepers = _Pool(
+            lambda pool: _Session(self, ("SET synchronous_commit = off",), pool), _BOOKKEEPERS
+        )
         try:
             self._migrate()
         except StoreError:
@@ -163,26 +275,18 @@ class PostgresStore(SqlStore):
     def _write(self) -> AbstractContextManager[Transaction]:
         return self._durable.cursor(transaction=True)
 
-    @contextmanager
-    def _bookkeeping(self, *, atomic: bool = False) -> Iterator[Transaction]:
+    def _read(self) -> AbstractContextManager[Transaction]:
+        """Reads, each statement on its own: one statement is a consistent snapshot in itself,
+        and none of the store's reads needs two to agree (the worker's look at the inbox, a
+        poll, costs one round trip instead of three)."""
+        return self._durable.plain
+
+    def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[Transaction]:
         """Single statements the server does not wait to flush (``synchronous_commit = off``):
         they survive this process, and a server crash can undo only their last instant
         (https://www.postgresql.org/docs/15/wal-async-commit.html). Each caller gets a
         connection of its own while it runs one."""
-        session = self._bookkeeper()
-        try:
-            with session.cursor(transaction=atomic) as cursor:
-                yield cursor
-        finally:
-            self._idle.put(session)
-
-    def _bookkeeper(self) -> _Session:
-        with self._bookkeepers_lock:
-            if self._idle.empty() and len(self._bookkeepers) < _BOOKKEEPERS:
-                session = _Session(self, ("SET synchronous_commit = off",))
-                self._bookkeepers.append(session)
-                return session
-        return self._idle.get()
+        return self._bookkeepers.take().cursor(transaction=atomic)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the server answers and accepts writes."""
@@ -195,6 +299,4 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         """Close the connections; later calls raise ``StoreError``."""
         self._durable.close()
-        with self._bookkeepers_lock:
-            for session in self._bookkeepers:
-                session.close()
+        self._bookkeepers.close()

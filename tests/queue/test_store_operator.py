@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from hookrelay.queue import QueueStore, State
+from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, SCHEMA_VERSION_SQLITE, STEPS
 from hookrelay.queue.store import DeliveryFilter, Redirect, RetryOutcome, TokenSource
 from tests.queue.conftest import QueueDatabase
 from tests.queue.test_store_contract import current, lease_one, new_delivery
@@ -142,6 +143,60 @@ def test_discard_forgets_only_dead_letters_with_their_attempts(
     assert store.get(dead.id) is None
     assert queue_database.execute("SELECT COUNT(*) FROM attempts")[0][0] == 0
     assert store.enqueue([new_delivery(1)], now=3.0).queued == 1
+
+
+def test_prune_forgets_the_attempts_of_what_it_deletes(queue_database: QueueDatabase) -> None:
+    """Pruning a delivered and a dead delivery deletes their attempts in the same step, and
+    leaves those of a delivery still waiting."""
+    store = queue_database.open()
+    store.enqueue([new_delivery(n) for n in range(3)], now=0.0)
+    delivered, dead, waiting = store.lease(now=1.0, limit=3, lease_seconds=60)
+    assert store.mark_delivered(delivered, now=2.0)
+    assert store.mark_dead(dead, now=2.0, error="HTTP 422")
+    assert store.mark_waiting(waiting, now=2.0, next_attempt_at=100.0, error="HTTP 503")
+    assert store.prune(finished_before=10.0) == 2
+    assert queue_database.execute("SELECT delivery_id FROM attempts") == [(waiting.id,)]
+    assert [a.answer for a in store.attempts(waiting.id)] == ["HTTP 503"]
+
+
+def test_a_version_6_queue_keeps_its_attempts_through_the_upgrade(
+    queue_database: QueueDatabase,
+) -> None:
+    """A queue made by steps 1 to 6 (PostgreSQL's attempts still under a foreign key) is
+    upgraded on open with its attempts, and deleting a delivery still forgets them."""
+    sqlite = queue_database.kind == "sqlite"
+    queue_database.execute(SCHEMA_VERSION_SQLITE if sqlite else SCHEMA_VERSION_POSTGRES)
+    for step in STEPS[:6]:
+        for statement in step.sqlite if sqlite else step.postgres:
+            queue_database.execute(statement)
+        queue_database.execute(
+            "INSERT INTO schema_version (version, description) VALUES (?, ?)",
+            (step.version, step.description),
+        )
+    item = new_delivery(1)
+    queue_database.execute(
+        "INSERT INTO deliveries (dedupe_key, target_url, token, token_fingerprint, commit_id, "
+        "body, state, attempts, created_at, next_attempt_at, finished_at, last_error) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'dead', 1, 0, 0, 2, 'HTTP 422')",
+        (
+            item.dedupe_key,
+            item.target_url,
+            item.token,
+            item.token_fingerprint,
+            item.commit_id,
+            item.body,
+        ),
+    )
+    queue_database.execute(
+        "INSERT INTO attempts (delivery_id, number, at, outcome, answer) "
+        "VALUES (1, 1, 2, 'dead', 'HTTP 422')"
+    )
+    store = queue_database.open()
+    versions = queue_database.execute("SELECT version FROM schema_version ORDER BY version")
+    assert versions == [(step.version,) for step in STEPS]
+    assert [(a.number, a.answer) for a in store.attempts(1)] == [(1, "HTTP 422")]
+    assert store.discard(1)
+    assert queue_database.execute("SELECT COUNT(*) FROM attempts") == [(0,)]
 
 
 def test_dead_ids_and_known_keys(store: QueueStore) -> None:
