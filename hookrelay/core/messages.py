@@ -23,7 +23,7 @@ import re
 import string
 from dataclasses import dataclass
 
-__all__ = ["Action", "StoryRef", "parse_message", "parse_message_by_tokens"]
+__all__ = ["Action", "StoryRef", "names_a_story", "parse_message", "parse_message_by_tokens"]
 
 
 class Action(enum.IntEnum):
@@ -139,6 +139,21 @@ def parse_message(message: str) -> tuple[StoryRef, ...]:
         if previous is None or action > previous:
             actions[story_id] = action
     return tuple([_story_ref(story_id, action) for story_id, action in actions.items()])
+
+
+def names_a_story(message: str) -> bool:
+    """Whether ``parse_message(message)`` names any story (``bool(parse_message(message))``),
+    answered at the first group that names one, without building the references."""
+    if "#" not in message or "[" not in message:
+        return False
+    for lone_id, _word, worded_id, other in _SCAN.findall(message):
+        if lone_id or worded_id:
+            return True
+        actions: dict[int, Action] = {}
+        _read_group(other, actions)
+        if actions:
+            return True
+    return False
 
 
 def _read_group(group: str, actions: dict[int, Action]) -> None:

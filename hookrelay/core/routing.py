@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from hookrelay.core.branches import branch_relays
-from hookrelay.core.messages import parse_message
+from hookrelay.core.messages import names_a_story, parse_message
 from hookrelay.core.source_commit import SourceCommit, render
 from hookrelay.core.text import shorten
 from hookrelay.core.tracker_api import TrackerTarget, token_fingerprint
@@ -261,7 +261,7 @@ def _skip_reason(commit: PushedCommit, route: Route, routing: Routing) -> SkipRe
         return SkipReason.BRANCH
     if not commit.distinct and not route.branches:
         return SkipReason.NOT_DISTINCT
-    if not routing.all_commits and not parse_message(commit.message):
+    if not routing.all_commits and not names_a_story(commit.message):
         return SkipReason.NO_STORY
     return None
 

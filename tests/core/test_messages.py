@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hookrelay.core.messages import Action, StoryRef, parse_message, parse_message_by_tokens
+from hookrelay.core.messages import (
+    Action,
+    StoryRef,
+    names_a_story,
+    parse_message,
+    parse_message_by_tokens,
+)
 from tests.conftest import real_commit_messages
 
 S, F, D = Action.START, Action.FINISH, Action.DELIVER
@@ -160,6 +166,8 @@ def test_fast_path_agrees_with_token_reading_on_every_real_message() -> None:
     assert len(messages) == 3702
     differing = [m for m in messages if parse_message(m) != parse_message_by_tokens(m)]
     assert differing == []
+    # What the receiver asks of a push's commits before answering: the same rule, answered early.
+    assert [m for m in messages if names_a_story(m) != bool(parse_message(m))] == []
 
 
 FAST_PATH_EDGES = [
@@ -189,6 +197,7 @@ def test_fast_path_edges(message: str) -> None:
     """Where the fast path's shapes end (digit caps, spacing, case, non-ASCII), it agrees with
     reading every token."""
     assert parse_message(message) == parse_message_by_tokens(message)
+    assert names_a_story(message) is bool(parse_message_by_tokens(message))
 
 
 fast_shapes = st.lists(
@@ -205,5 +214,6 @@ fast_shapes = st.lists(
 @given(st.one_of(st.text(), tracker_like, fast_shapes))
 def test_fast_path_agrees_with_token_reading(message: str) -> None:
     """For any text, the fast path and reading every token name the same stories, in the same
-    order, with the same actions."""
+    order, with the same actions; and ``names_a_story`` says whether they name any."""
     assert parse_message(message) == parse_message_by_tokens(message)
+    assert names_a_story(message) is bool(parse_message_by_tokens(message))
