@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from hookrelay.queue.rows import NEW_COLUMNS, new_delivery_row
-from hookrelay.queue.store import EnqueueResult, NewDelivery
+from hookrelay.queue.store import EnqueueResult, InboxPush, NewDelivery
 
-__all__ = ["ROWS_A_STATEMENT", "count_groups", "insert_groups"]
+__all__ = ["ROWS_A_STATEMENT", "count_groups", "insert_groups", "insert_pushes"]
 
 # The columns a ``NewDelivery`` fills (``hookrelay.queue.rows``), then the ones every new row
 # starts with. VALUES columns are column1..columnN in both databases. (SQLite needs the WHERE
@@ -72,6 +72,30 @@ def insert_groups(
         cursor = db.execute(_statement(rows, placeholder), parameters)
         inserted.update(row[0] for row in cursor.fetchall())
     return inserted
+
+
+@functools.lru_cache(maxsize=16)
+def _inbox_statement(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?)"] * rows)
+    return (
+        "INSERT INTO inbox (received_at, token, push) "  # noqa: S608 - placeholders only
+        f"SELECT column1, column2, column3 FROM (VALUES {values}) WHERE column3 IS NOT NULL"
+    )
+
+
+def insert_pushes(db: Any, pushes: Sequence[InboxPush], *, now: float) -> None:
+    """Keep ``pushes`` in SQLite's inbox inside the open transaction ``db``, in one statement:
+    each statement releases and takes back the GIL, and under load taking it back waits for
+    the event loop's thread. (PostgreSQL keeps them with one ``unnest`` statement, ``sql.py``.)
+    """
+    for start in range(0, len(pushes), ROWS_A_STATEMENT):
+        piece = pushes[start : start + ROWS_A_STATEMENT]
+        rows = _shape(len(piece))
+        parameters: list[Any] = []
+        for push in piece:
+            parameters += (now, push.token, push.push)
+        parameters += [None] * (3 * (rows - len(piece)))
+        db.execute(_inbox_statement(rows), parameters)
 
 
 def count_groups(

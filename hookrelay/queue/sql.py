@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from hookrelay.queue.inserting import count_groups, insert_groups
+from hookrelay.queue.inserting import count_groups, insert_groups, insert_pushes
 from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.operator_sql import Cursor, OperatorQueries, Transaction
@@ -87,10 +87,6 @@ SELECT COALESCE(SUM(LENGTH(body)), 0) FROM deliveries
 WHERE token_fingerprint = :token_fingerprint AND state IN ('pending', 'leased', 'waiting')
 """
 
-_ACCEPT = """
-INSERT INTO inbox (received_at, token, push) VALUES (:received_at, :token, :push)
-"""
-
 _INBOX = """
 SELECT id, received_at, token, push FROM inbox WHERE id > :after_id ORDER BY id
 LIMIT :limit
@@ -99,6 +95,7 @@ LIMIT :limit
 _INBOX_COUNT = "SELECT COUNT(*) FROM inbox"
 
 _TAKE = "DELETE FROM inbox WHERE id = :id"
+
 
 # PostgreSQL's forms, a statement (a round trip) for all the pushes of a transaction.
 _ACCEPT_ARRAYS = """
@@ -170,7 +167,7 @@ class Statements:
             keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
             pending_bytes=style(_PENDING_BYTES),
-            accept=style(_ACCEPT_ARRAYS if arrays else _ACCEPT),
+            accept=style(_ACCEPT_ARRAYS) if arrays else "",  # SQLite: inserting.insert_pushes
             inbox=style(_INBOX),
             inbox_count=style(_INBOX_COUNT),
             take=style(_TAKE_ARRAYS if arrays else _TAKE),
@@ -228,9 +225,7 @@ class SqlStore(OperatorQueries):
                 data = [push.push for push in pushes]
                 db.execute(self._sql.accept, {"received_at": now, "tokens": tokens, "pushes": data})
                 return
-            for push in pushes:
-                row = {"received_at": now, "token": push.token, "push": push.push}
-                db.execute(self._sql.accept, row)
+            insert_pushes(db, pushes, now=now)
 
     def inbox(self, *, limit: int, after_id: int = 0) -> list[InboxPush]:
         """Up to ``limit`` pushes waiting in the inbox with ids over ``after_id``, oldest first."""
