@@ -193,9 +193,8 @@ def refuse_unusable_commit_ids(push: Push) -> None:
 
 
 async def admit_push(request: Request, push: Push, token: str | None, body_bytes: int) -> bool:
-    """The door for a push: its commit ids, and a ``?token=`` the gate must admit; False when
-    the token is let in on its unconfirmed share (``TokenGate.admit``)."""
-    refuse_unusable_commit_ids(push)
+    """The door for a push's ``?token=`` (its commit ids were checked already); False when the
+    token is let in on its unconfirmed share (``TokenGate.admit``)."""
     if token and push.commits:
         context = request.app.state.relay
         target = context.routing.route_for(push.repository).target

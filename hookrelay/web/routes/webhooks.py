@@ -125,11 +125,11 @@ async def _receive_body(
         elif isinstance(event, IgnoredEvent):
             answer = _answer(event.event)
         else:
+            refuse_unusable_commit_ids(event)
             confirmed = True
             if token is not None:
                 # A ?token= that hookrelay does not know is asked of the Tracker target.
                 confirmed = await admit_push(request, event, token, size)
-            refuse_unusable_commit_ids(event)
             # A token let in on its unconfirmed share is queued at once, where its share
             # counts it (TokenGate.admit): the inbox would let it past its share.
             if confirmed and context.inbox.should_keep(size):
