@@ -1,7 +1,9 @@
 """Posting one ``source_commit`` to Tracker over HTTP: a thin edge around the core.
 
 The core builds the request and reads the answer (``hookrelay.core.tracker_api``); this module
-only moves bytes with an ``httpx.Client`` it is handed. Redirects are never followed, so the
+only moves bytes with an ``httpx.Client`` it is handed (with the client ``make_http_client``
+makes, through its transport's connection pool directly: httpx's request and response objects
+cost as much CPU as the exchange they wrap). Redirects are never followed, so the
 token in ``X-TrackerToken`` cannot travel to another host; TLS is verified; the token is never
 put in a URL, an exception message or a log line.
 """
@@ -9,11 +11,12 @@ put in a URL, an exception message or a log line.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import httpcore
 import httpx
 
 from hookrelay.core.source_commit import SourceCommit
@@ -32,7 +35,13 @@ from hookrelay.core.tracker_api import (
 from hookrelay.exceptions import ConfigError
 from hookrelay.tracker.deadline import DeadlineTransport, within
 
-__all__ = ["DEFAULT_ANSWER_WITHIN", "DEFAULT_TIMEOUT", "TrackerClient", "make_http_client"]
+__all__ = [
+    "DEFAULT_ANSWER_WITHIN",
+    "DEFAULT_TIMEOUT",
+    "TrackerClient",
+    "TrackerHttp",
+    "make_http_client",
+]
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 # httpx bounds each wait (connect, each read), not a whole answer, and a read timeout starts again
@@ -41,15 +50,35 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
 DEFAULT_ANSWER_WITHIN = 30.0
 _MAX_ANSWER = 64 * 1024  # enough for any error text; a huge answer is not read whole
 _DRAIN_DELIVERED = 0.1  # seconds to read a 2xx body after the delivery is known
+# What cannot reach Tracker or breaks off its answer, in httpcore's terms (httpx's have the same
+# names and texts); a deadline that passes is an httpcore.TimeoutException.
+_UNREACHABLE = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.ProxyError,
+    httpcore.UnsupportedProtocol,
+)
+
+
+class TrackerHttp(httpx.Client):
+    """The httpx client ``make_http_client`` makes, which can also say which of its transports
+    carries a URL (``direct``), so the Tracker client can post through that transport's pool
+    without httpx's per-request objects around it."""
+
+    def direct(self, url: httpx.URL) -> DeadlineTransport | None:
+        """The ``DeadlineTransport`` that would carry a request to ``url``, or None when httpx
+        would use another (a proxy mounted for its host)."""
+        transport = self._transport_for_url(url)
+        return transport if isinstance(transport, DeadlineTransport) else None
 
 
 def make_http_client(
     timeout: httpx.Timeout = DEFAULT_TIMEOUT, *, connections: int = 32
-) -> httpx.Client:
+) -> TrackerHttp:
     """An httpx client as the Tracker client wants it: TLS verified, no redirects, pooled
     (``connections`` kept alive, one per post in flight), each exchange within its deadline."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.Client(
+    return TrackerHttp(
         timeout=timeout,
         follow_redirects=False,
         transport=DeadlineTransport(limits=limits),
@@ -91,6 +120,24 @@ class TrackerClient:
         self._method = request.method
         self._url = httpx.URL(request.url)
         self._headers = dict(request.headers)
+        # Through the pool of the client's own transport when it has one for this URL: the
+        # same request on the same connections, for half the CPU of ``httpx.Client.send``.
+        self._direct = http.direct(self._url) if isinstance(http, TrackerHttp) else None
+        if self._direct is not None:
+            sent = http.build_request(self._method, self._url, headers=self._headers)
+            self._raw_method = self._method.encode("ascii")
+            self._raw_url = httpcore.URL(
+                scheme=self._url.raw_scheme,
+                host=self._url.raw_host,
+                port=self._url.port,
+                target=self._url.raw_path,
+            )
+            # As httpx would send them (its defaults, the client's, the request's) but the
+            # body's length, which each post adds.
+            self._raw_headers = [
+                pair for pair in sent.headers.raw if pair[0].lower() != b"content-length"
+            ]
+            self._timeouts = http.timeout.as_dict()
 
     @property
     def target(self) -> TrackerTarget:
@@ -118,9 +165,13 @@ class TrackerClient:
         """
         return _Exchange(self, body)
 
-    def _send(self, body: bytes, deadline: float) -> tuple[httpx.Response | None, Outcome]:
+    def _send(
+        self, body: bytes, deadline: float
+    ) -> tuple[httpx.Response | httpcore.Response | None, Outcome]:
         """Post ``body``; the response (open, for a 2xx whose body is still to read) and what
         it means."""
+        if self._direct is not None:
+            return self._send_direct(self._direct, body, deadline)
         response: httpx.Response | None = None
         try:
             # follow_redirects per request: whatever client we were handed, a redirect must not
@@ -148,6 +199,34 @@ class TrackerClient:
             raise
         return response, self._without_token(outcome)
 
+    def _send_direct(
+        self, transport: DeadlineTransport, body: bytes, deadline: float
+    ) -> tuple[httpcore.Response | None, Outcome]:
+        """``_send`` through ``transport``'s pool: the same exchange, the same outcomes."""
+        response: httpcore.Response | None = None
+        try:
+            headers = [*self._raw_headers, (b"Content-Length", b"%d" % len(body))]
+            response = transport.open(
+                self._raw_method, self._raw_url, headers, body, self._timeouts
+            )
+            status = response.status
+            if 200 <= status < 300:
+                outcome: Outcome = Delivered(status)
+            else:
+                # An error's text is read as httpx reads it (Content-Encoding undone).
+                answer = httpx.Response(status, headers=response.headers, stream=_Stream(response))
+                text = _read_answer(answer, deadline)
+                outcome = interpret_answer(status, answer.headers, text, now=self._clock())
+        except httpcore.TimeoutException as exc:
+            outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
+        except _UNREACHABLE as exc:
+            outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
+        return response, self._without_token(outcome)
+
     def _without_token(self, outcome: Outcome) -> Outcome:
         # Tracker's error text is kept as Tracker's own words, but a server that echoes the
         # token back (a proxy, a misconfigured stand-in) must not get it into the dead letters.
@@ -163,6 +242,8 @@ class _Exchange:
     one for every commit.)"""
 
     __slots__ = ("_body", "_client", "_deadline", "_outcome", "_response")
+
+    _response: httpx.Response | httpcore.Response | None
 
     def __init__(self, client: TrackerClient, body: bytes) -> None:
         self._client = client
@@ -187,7 +268,10 @@ class _Exchange:
                         # Only so the kept-alive connection can be reused: a body that is not
                         # in at once is not waited for (the connection is closed instead).
                         with within(_DRAIN_DELIVERED) as drain_by:
-                            _read_answer(response, drain_by)
+                            if isinstance(response, httpx.Response):
+                                _read_answer(response, drain_by)
+                            else:
+                                _read_until(response.iter_stream(), drain_by)
                 finally:
                     response.close()
         finally:
@@ -201,10 +285,28 @@ def _read_answer(response: httpx.Response, stop_at: float) -> bytes:
     Once the status line has arrived, Tracker has said what it did with the commit: a 4xx/5xx
     cut off mid-body is classified on the error text that did arrive.
     """
+    return _read_until(response.iter_bytes(), stop_at)
+
+
+def _read_until(chunks: Iterator[bytes], stop_at: float) -> bytes:
+    """``_read_answer`` of a body's chunks (decoded or not)."""
     answer = bytearray()
-    with suppress(httpx.HTTPError, httpx.StreamError):
-        for chunk in response.iter_bytes():
+    with suppress(httpx.HTTPError, httpx.StreamError, httpcore.TimeoutException, *_UNREACHABLE):
+        for chunk in chunks:
             answer += chunk
             if len(answer) >= _MAX_ANSWER or time.monotonic() >= stop_at:
                 break
     return bytes(answer)
+
+
+class _Stream(httpx.SyncByteStream):
+    """An httpcore response's body as an httpx ``Response`` reads it."""
+
+    def __init__(self, response: httpcore.Response) -> None:
+        self._response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._response.iter_stream()
+
+    def close(self) -> None:
+        self._response.close()

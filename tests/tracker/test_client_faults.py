@@ -30,10 +30,14 @@ COMMIT = SourceCommit.of(
 )
 
 
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    """The client hookrelay makes for Tracker, with timeouts short enough for a test."""
+@pytest.fixture(params=["direct", "httpx"])
+def http(request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """The client hookrelay makes for Tracker, with timeouts short enough for a test: posting
+    through its transport's pool (``direct``), and, as for a URL mounted on another
+    transport, through ``httpx.Client.send`` (``httpx``); every fault ends the same."""
     with make_http_client(httpx.Timeout(2.0, connect=2.0)) as client:
+        if request.param == "httpx":
+            client.direct = lambda _url: None  # type: ignore[method-assign]
         yield client
 
 
