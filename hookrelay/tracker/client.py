@@ -170,56 +170,38 @@ class TrackerClient:
     ) -> tuple[httpx.Response | httpcore.Response | None, Outcome]:
         """Post ``body``; the response (open, for a 2xx whose body is still to read) and what
         it means."""
-        if self._direct is not None:
-            return self._send_direct(self._direct, body, deadline)
-        response: httpx.Response | None = None
+        response: httpx.Response | httpcore.Response | None = None
         try:
-            # follow_redirects per request: whatever client we were handed, a redirect must not
-            # carry the token to another host (it is classified as Refused instead).
-            request = self._http.build_request(
-                self._method, self._url, headers=self._headers, content=body
-            )
-            response = self._http.send(request, stream=True, follow_redirects=False)
-            if 200 <= response.status_code < 300:
-                outcome: Outcome = Delivered(response.status_code)
-            else:
-                answer = _read_answer(response, deadline)
-                outcome = interpret_answer(
-                    response.status_code, response.headers, answer, now=self._clock()
+            if self._direct is not None:
+                headers = [*self._raw_headers, (b"Content-Length", b"%d" % len(body))]
+                response = self._direct.open(
+                    self._raw_method, self._raw_url, headers, body, self._timeouts
                 )
-        except httpx.TimeoutException as exc:
-            outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            # httpx messages name the URL at most, never headers; the token was checked to be
-            # a valid header value, so no error quotes it (_without_token strips it too).
-            outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
-        except BaseException:
-            if response is not None:
-                response.close()
-            raise
-        return response, self._without_token(outcome)
-
-    def _send_direct(
-        self, transport: DeadlineTransport, body: bytes, deadline: float
-    ) -> tuple[httpcore.Response | None, Outcome]:
-        """``_send`` through ``transport``'s pool: the same exchange, the same outcomes."""
-        response: httpcore.Response | None = None
-        try:
-            headers = [*self._raw_headers, (b"Content-Length", b"%d" % len(body))]
-            response = transport.open(
-                self._raw_method, self._raw_url, headers, body, self._timeouts
-            )
-            status = response.status
+                status = response.status
+            else:
+                # follow_redirects per request: whatever client we were handed, a redirect
+                # must not carry the token to another host (it is classified as Refused).
+                request = self._http.build_request(
+                    self._method, self._url, headers=self._headers, content=body
+                )
+                response = self._http.send(request, stream=True, follow_redirects=False)
+                status = response.status_code
             if 200 <= status < 300:
                 outcome: Outcome = Delivered(status)
             else:
                 # An error's text is read as httpx reads it (Content-Encoding undone).
-                answer = httpx.Response(status, headers=response.headers, stream=_Stream(response))
+                answer = (
+                    response
+                    if isinstance(response, httpx.Response)
+                    else httpx.Response(status, headers=response.headers, stream=_Stream(response))
+                )
                 text = _read_answer(answer, deadline)
                 outcome = interpret_answer(status, answer.headers, text, now=self._clock())
-        except httpcore.TimeoutException as exc:
+        except (httpx.TimeoutException, httpcore.TimeoutException) as exc:
             outcome = RetryLater(0, f"Tracker did not answer in time ({type(exc).__name__})")
-        except _UNREACHABLE as exc:
+        except (httpx.HTTPError, *_UNREACHABLE) as exc:
+            # The messages name the URL at most, never headers; the token was checked to be a
+            # valid header value, so no error quotes it (_without_token strips it too).
             outcome = RetryLater(0, f"could not reach Tracker: {type(exc).__name__}: {exc}")
         except BaseException:
             if response is not None:
