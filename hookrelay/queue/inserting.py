@@ -84,7 +84,8 @@ def _inbox_statement(rows: int) -> str:
 
 
 def insert_pushes(db: Any, pushes: Sequence[InboxPush], *, now: float) -> None:
-    """Keep ``pushes`` in SQLite's inbox inside the open transaction ``db``, in one statement:
+    """Keep ``pushes`` in SQLite's inbox on ``db``, one statement for up to ``ROWS_A_STATEMENT``
+    (atomic on its own, so ``db`` may be in autocommit mode; more need a transaction):
     each statement releases and takes back the GIL, and under load taking it back waits for
     the event loop's thread. (PostgreSQL keeps them with one ``unnest`` statement, ``sql.py``.)
     """

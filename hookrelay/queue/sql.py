@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from hookrelay.queue.inserting import count_groups, insert_groups, insert_pushes
+from hookrelay.queue.inserting import count_groups, insert_groups
 from hookrelay.queue.leases import LEASE, RECORD_ONE
 from hookrelay.queue.leases import parameters as record_parameters
 from hookrelay.queue.operator_sql import Cursor, OperatorQueries, Transaction
@@ -167,7 +167,7 @@ class Statements:
             keep_delivered_keys=style(_KEEP_DELIVERED_KEYS),
             prune=style(_PRUNE),
             pending_bytes=style(_PENDING_BYTES),
-            accept=style(_ACCEPT_ARRAYS) if arrays else "",  # SQLite: inserting.insert_pushes
+            accept=style(_ACCEPT_ARRAYS) if arrays else "",  # SqliteStore.accept: insert_pushes
             inbox=style(_INBOX),
             inbox_count=style(_INBOX_COUNT),
             take=style(_TAKE_ARRAYS if arrays else _TAKE),
@@ -216,16 +216,14 @@ class SqlStore(OperatorQueries):
         return count_groups(groups, inserted)
 
     def accept(self, pushes: Sequence[InboxPush], *, now: float) -> None:
-        """Keep ``pushes`` in the inbox, in one transaction; durable on return."""
+        """Keep ``pushes`` in the inbox, in one transaction; durable on return. (PostgreSQL's
+        one ``unnest`` statement; SQLite's store has its own, ``inserting.insert_pushes``.)"""
         if not pushes:
             return
+        tokens = [push.token for push in pushes]
+        data = [push.push for push in pushes]
         with self._write() as db:
-            if self._sql.arrays:
-                tokens = [push.token for push in pushes]
-                data = [push.push for push in pushes]
-                db.execute(self._sql.accept, {"received_at": now, "tokens": tokens, "pushes": data})
-                return
-            insert_pushes(db, pushes, now=now)
+            db.execute(self._sql.accept, {"received_at": now, "tokens": tokens, "pushes": data})
 
     def inbox(self, *, limit: int, after_id: int = 0) -> list[InboxPush]:
         """Up to ``limit`` pushes waiting in the inbox with ids over ``after_id``, oldest first."""

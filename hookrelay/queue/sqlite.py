@@ -132,11 +132,9 @@ class SqliteStore(SqlStore):
         instead of three (``BEGIN IMMEDIATE``, ``INSERT``, ``COMMIT``), and each call lets go of
         the GIL and must take it back from the event loop's thread.
         """
-        if len(pushes) > ROWS_A_STATEMENT:
-            super().accept(pushes, now=now)
-            return
         if pushes:
-            with self._transaction(durable=True, atomic=False) as db:
+            one_statement = len(pushes) <= ROWS_A_STATEMENT
+            with self._transaction(durable=True, atomic=not one_statement) as db:
                 insert_pushes(db, pushes, now=now)
 
     def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[sqlite3.Connection]:

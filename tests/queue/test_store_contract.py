@@ -12,6 +12,7 @@ from hookrelay.core.lifecycle import TRANSITIONS, Event, is_due
 from hookrelay.core.tracker_api import token_fingerprint
 from hookrelay.exceptions import StoreError
 from hookrelay.queue import AttemptResult, Delivery, NewDelivery, QueueStore, State
+from hookrelay.queue.inserting import ROWS_A_STATEMENT
 from hookrelay.queue.migrations import SCHEMA_VERSION_POSTGRES, SCHEMA_VERSION_SQLITE, STEPS
 from hookrelay.queue.store import InboxPush, public_view
 from tests.queue.conftest import QueueDatabase
@@ -658,6 +659,13 @@ def test_accepted_pushes_wait_in_the_inbox_oldest_first(store: QueueStore) -> No
     assert first.id < second.id < third.id
     assert [p.id for p in store.inbox(limit=1, after_id=first.id)] == [second.id]
     assert store.list() == []  # nothing is queued for delivery until it is expanded
+
+
+def test_a_group_bigger_than_one_statement_is_kept_whole(store: QueueStore) -> None:
+    """A group of more pushes than one statement holds is kept whole, in order."""
+    count = ROWS_A_STATEMENT + 3
+    store.accept([_kept(n) for n in range(count)], now=1.0)
+    assert [p.push for p in store.inbox(limit=count + 1)] == [_kept(n).push for n in range(count)]
 
 
 def test_expand_queues_a_pushs_deliveries_and_takes_it_out(store: QueueStore) -> None:
