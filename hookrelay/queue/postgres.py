@@ -60,8 +60,8 @@ def _display(conninfo: str) -> str:
 
 class _Session:
     """One connection, behind a lock, reopened if the server dropped it; ``settings`` are run
-    on each new connection. ``plain`` and ``atomic`` are its two ways in (context managers
-    giving a cursor): every statement its own transaction, or one transaction for all."""
+    on each new connection. ``cursor`` is the way in (a context manager giving a cursor):
+    every statement its own transaction, or one transaction for all."""
 
     def __init__(
         self,
@@ -77,13 +77,13 @@ class _Session:
         self._transaction: AbstractContextManager[Any] | None = None
         self._closed = False
         self.pool = pool
-        self.plain = _Use(self, transaction=False)
-        self.atomic = _Use(self, transaction=True)
+        self._plain = _Use(self, transaction=False)
+        self._atomic = _Use(self, transaction=True)
 
     def cursor(self, *, transaction: bool) -> _Use:
         """A cursor inside one transaction, or (``transaction=False``) one whose every statement
         commits on its own."""
-        return self.atomic if transaction else self.plain
+        return self._atomic if transaction else self._plain
 
     def _open(self, transaction: bool) -> psycopg.Cursor[tuple[Any, ...]]:
         """Called holding the lock: the session's cursor, in a new transaction if asked."""
@@ -279,7 +279,7 @@ class PostgresStore(SqlStore):
         """Reads, each statement on its own: one statement is a consistent snapshot in itself,
         and none of the store's reads needs two to agree (the worker's look at the inbox, a
         poll, costs one round trip instead of three)."""
-        return self._durable.plain
+        return self._durable.cursor(transaction=False)
 
     def _bookkeeping(self, *, atomic: bool = False) -> AbstractContextManager[Transaction]:
         """Single statements the server does not wait to flush (``synchronous_commit = off``):
