@@ -108,8 +108,14 @@ class Inbox:
         self._waiting.append((push, done))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.create_task(self._write_waiting())
-        await done
+        # Counted before the write: the push can be on disk (and seen by the expander) before
+        # this request runs again, and the expander must give way to the receiver meanwhile.
         self.kept += 1
+        try:
+            await done
+        except BaseException:
+            self.kept -= 1
+            raise
 
     async def _write_waiting(self) -> None:
         """Write what waits, up to ``GROUP`` pushes a transaction, until nothing does."""

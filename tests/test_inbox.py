@@ -3,6 +3,7 @@ would have queued, once, and it gives way to a busy receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from hookrelay.core.routing import plan_push
 from hookrelay.core.webhooks import Push, PushedCommit, decode_push, encode_push
-from hookrelay.exceptions import PayloadError
+from hookrelay.exceptions import PayloadError, StoreError
 from hookrelay.inbox import Expander, Inbox
 from hookrelay.metrics import RelayMetrics
 from hookrelay.queue import QueueStore, open_store
@@ -131,6 +132,31 @@ def test_the_expander_gives_way_while_the_receiver_is_busy(store: QueueStore) ->
     assert not thread.is_alive()
     assert store.inbox_count() == 0
     assert len(store.list()) == 1
+
+
+def test_a_push_counts_as_kept_from_the_moment_it_is_written(store: QueueStore) -> None:
+    """The expander, which gives way while pushes are kept, already counts a push while its
+    write runs (it may see the row before the request runs again); one that fails is not
+    counted."""
+    counted: list[int] = []
+
+    class Watched:
+        def __init__(self, fail: bool) -> None:
+            self.fail = fail
+
+        def accept(self, pushes: list[InboxPush], *, now: float) -> None:
+            counted.append(inbox.kept)
+            if self.fail:
+                raise StoreError("the disk is full")
+            store.accept(pushes, now=now)
+
+    inbox = Inbox(Watched(fail=False), clock=lambda: 1.0)  # type: ignore[arg-type]
+    asyncio.run(inbox.keep(InboxPush(encode_push(_push("[#1] kept")), None)))
+    assert (counted, inbox.kept, store.inbox_count()) == ([1], 1, 1)
+    inbox = Inbox(Watched(fail=True), clock=lambda: 1.0)  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        asyncio.run(inbox.keep(InboxPush(encode_push(_push("[#2] lost")), None)))
+    assert inbox.kept == 0
 
 
 def test_a_full_inbox_is_expanded_even_under_load(store: QueueStore) -> None:
